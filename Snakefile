@@ -1,0 +1,36 @@
+# hccer: raw DICOM + masks + clinical sheet -> preprocessed crops, declared splits, QC, report.
+# Run: snakemake --cores all            (the demo study on a synthetic twin, config/config.yaml)
+#      snakemake --cores all --configfile my.yaml   (your cohort; see README)
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/synth.smk"
+include: "rules/ingest.smk"
+include: "rules/preprocess.smk"
+include: "rules/cohort.smk"
+
+
+rule all:
+    input:
+        final_targets,
+    default_target: True
+
+
+rule preprocess_only:
+    input:
+        preprocess_targets,
+
+
+rule cohort_only:
+    input:
+        cohort_targets,

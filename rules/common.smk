@@ -1,0 +1,110 @@
+# Config + study preset validation, the patient list, pseudonyms and the path layout.
+# Everything here runs at DAG-build time, so it stays cheap: no image is opened.
+
+import csv
+from pathlib import Path
+
+from hccer.config import load_study, validate
+from hccer.ids import pseudonymise
+from hccer.paths import Layout
+
+validate(config, workflow.basedir + "/config/schemas/config.schema.yaml", "config")
+STUDY = load_study(config, workflow.basedir)
+KEY = STUDY["key"]
+L = Layout(config["results"], KEY)
+PRIVATE = f"{config.get('private', 'private')}/{KEY}"
+SALT = config["pseudonym_salt"]
+SEED = int(config["seed"])
+SOURCE = config["data"]["source"]
+REF = STUDY["reference_phase"]
+PHASES = STUDY["phases"]
+READERS = ["r1", "r2"] if STUDY["second_reader"] else ["r1"]
+MASK_PHASES = STUDY["mask_phases"]
+
+
+def _synthetic_root():
+    s = config["data"]["synthetic"]
+    base = s.get("root", "resources/synthetic")
+    return f"{base}/{KEY}_n{s['n']}_seed{s['seed']}"
+
+
+if SOURCE == "synthetic":
+    from hccer.synth import patient_codes
+
+    SYN = _synthetic_root()
+    CODES = patient_codes(KEY, int(config["data"]["synthetic"]["n"]))
+    DICOM_ROOT = f"{SYN}/dicom"
+    CLINICAL = f"{SYN}/clinical.csv"
+    COLUMNS = f"{SYN}/clinical_columns.json"
+    MASK_SHEET = f"{SYN}/masks.tsv"
+    SOURCE_READY = [f"{SYN}/cohort.json"]
+else:
+    C = config["data"]["cohort"]
+    DICOM_ROOT, CLINICAL, MASK_SHEET = C["dicom_root"], C["clinical"], C["masks"]
+    COLUMNS = C.get("columns")
+    SOURCE_READY = []
+    # Patients = folders under the DICOM root plus IDs of the sheet; the cohort step reports
+    # every patient found on one side only.
+    CODES = sorted(p.name for p in Path(DICOM_ROOT).iterdir() if p.is_dir())
+
+PID = {code: pseudonymise(code, SALT) for code in CODES}
+CODE = {pid: code for code, pid in PID.items()}
+if len(CODE) != len(PID):
+    raise ValueError("two patient codes map to the same pseudonym; change pseudonym_salt")
+PIDS = sorted(CODE)
+
+
+wildcard_constraints:
+    pid="p[0-9a-f]{10}",
+    phase="|".join(PHASES),
+    reader="r[0-9]+",
+
+
+def log_path(rule, *keys):
+    return L.log(rule, *keys)
+
+
+def mask_path(pid, phase, reader):
+    """The source mask of one patient, phase and reader (synthetic layout or the sheet)."""
+    code = CODE[pid]
+    if SOURCE == "synthetic":
+        return f"{SYN}/masks/{code}/{code}_{phase}_{reader}.nii.gz"
+    sheet = Path(MASK_SHEET)
+    with open(sheet, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            if (row["patient_id"], row["phase"], row["reader"]) == (code, phase, reader):
+                return str(sheet.parent / row["path"])
+    raise ValueError(f"no mask for patient {code}, phase {phase}, reader {reader} in {sheet}")
+
+
+def screened_pids(wildcards=None):
+    """Patients whose inputs passed triage (known after the screen checkpoint)."""
+    table = checkpoints.screen_cohort.get().output.table
+    with open(table, newline="", encoding="utf-8") as f:
+        return sorted(r["patient"] for r in csv.DictReader(f, delimiter="\t")
+                      if r["ok"] == "True")
+
+
+def gated_pids(wildcards=None):
+    """Patients whose inputs passed triage and registration QC."""
+    table = checkpoints.gate_registration.get().output[0]
+    with open(table, newline="", encoding="utf-8") as f:
+        return sorted(r["patient"] for r in csv.DictReader(f, delimiter="\t")
+                      if r["ok"] == "True")
+
+
+def moving_phases():
+    return [p for p in PHASES if p != REF]
+
+
+def preprocess_targets(wildcards):
+    pids = gated_pids()
+    return [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in pids]
+
+
+def cohort_targets(wildcards):
+    return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md")]
+
+
+def final_targets(wildcards):
+    return preprocess_targets(wildcards) + cohort_targets(wildcards)

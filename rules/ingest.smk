@@ -1,0 +1,69 @@
+# Ingest: triage every patient's DICOM into phases (never failing on bad data), screen the
+# cohort, convert the chosen series to NIfTI.
+
+
+def patient_dir(pid):
+    return f"{DICOM_ROOT}/{CODE[pid]}"
+
+
+rule triage_patient:
+    input:
+        SOURCE_READY,
+    output:
+        manifest=L.triage("{pid}", "manifest"),
+        status=L.triage("{pid}", "status"),
+    params:
+        folder=lambda wc: patient_dir(wc.pid),
+        code=lambda wc: CODE[wc.pid],
+        masks=MASK_SHEET,
+        study=f"config/studies/{KEY}.yaml",
+        override=(
+            f"--override {config['data']['cohort']['manifest_override']}"
+            if SOURCE == "cohort" and config["data"]["cohort"].get("manifest_override")
+            else ""
+        ),
+    log:
+        log_path("triage_patient", "{pid}"),
+    group:
+        "patient_ingest"
+    shell:
+        "hccer --log {log} triage --patient-dir {params.folder} --patient {wildcards.pid} "
+        "--study {params.study} --masks {params.masks} --source-id {params.code} "
+        "{params.override} --out-manifest {output.manifest} --out-status {output.status}"
+
+
+checkpoint screen_cohort:
+    input:
+        expand(L.triage("{pid}", "status"), pid=PIDS),
+    output:
+        table=L.cohort("screen.tsv"),
+    log:
+        log_path("screen_cohort"),
+    shell:
+        "hccer --log {log} screen --status {input} --out {output.table}"
+
+
+def series_of(pid, phase):
+    """Folder and member-file list of the series triage chose for this phase."""
+    from hccer.jsonio import read_json
+
+    status = read_json(L.triage(pid, "status"))
+    return status["series"][status["phases"][phase]]
+
+
+rule convert_series:
+    input:
+        status=L.triage("{pid}", "status"),
+        screen=L.cohort("screen.tsv"),
+    output:
+        image=L.deriv("{pid}", phase="{phase}", desc="native"),
+        sidecar=L.deriv("{pid}", phase="{phase}", desc="native", ext="json"),
+    params:
+        folder=lambda wc: f"{patient_dir(wc.pid)}/{series_of(wc.pid, wc.phase)['folder']}",
+    log:
+        log_path("convert_series", "{pid}", "{phase}"),
+    group:
+        "patient_ingest"
+    shell:
+        "hccer --log {log} convert {params.folder} {output.image} --from-status {input.status} "
+        "--phase {wildcards.phase} --patient {wildcards.pid} --sidecar {output.sidecar}"

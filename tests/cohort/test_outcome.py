@@ -1,0 +1,66 @@
+import pandas as pd
+import pytest
+
+from hccer.cohort.outcome import OutcomePolicy, check_sheet, derive_outcome, flow_counts
+
+POLICY = OutcomePolicy(horizon_days=365, min_followup_days=365)
+
+
+def sheet(rows):
+    return pd.DataFrame(rows, columns=["patient_id", "surgery_date", "recurrence_date",
+                                       "last_followup_date"])
+
+
+def test_labels_at_horizon_and_censoring_policy():
+    df = sheet([
+        ["A1", "2015-01-01", "2015-06-01", "2016-01-01"],   # recurrence at 151 d -> ER
+        ["A2", "2015-01-01", "2016-01-01", "2017-01-01"],   # 365 d: inside the horizon
+        ["A3", "2015-01-01", "2016-01-02", "2017-01-01"],   # 366 d: late recurrence -> NER
+        ["A4", "2015-01-01", None, "2016-06-01"],           # followed 517 d, no recurrence
+        ["A5", "2015-01-01", None, "2015-10-01"],           # 273 d, censored -> excluded
+    ])
+    out = derive_outcome(df, POLICY).set_index("patient_id")
+    assert out.loc["A1", "er"] == 1 and out.loc["A1", "time_days"] == 151
+    assert out.loc["A2", "er"] == 1
+    assert out.loc["A3", "er"] == 0 and out.loc["A3", "event"] == 1
+    assert out.loc["A4", "er"] == 0 and out.loc["A4", "event"] == 0
+    assert out.loc["A4", "time_days"] == 517
+    assert not out.loc["A5", "included"]
+    assert "censored before the horizon" in out.loc["A5", "reason"]
+    assert "273 days" in out.loc["A5", "reason"]
+    flow = flow_counts(out.reset_index())
+    assert flow == {"n_sheet": 5, "n_excluded_outcome": 1, "n_censored_before_horizon": 1,
+                    "n_included": 4, "n_er": 2, "n_ner": 2}
+
+
+@pytest.mark.parametrize("row, needle", [
+    (["B1", "2015-01-01", None, "2014-12-01"], "negative follow-up"),
+    (["B2", "2015-01-01", "2014-06-01", "2016-01-01"], "before surgery_date"),
+    (["B3", None, None, "2016-01-01"], "surgery_date is missing"),
+    (["B4", "2015-01-01", None, None], "last_followup_date is missing"),
+    (["B5", "01/13/2015", None, "2016-01-01"], "not a date"),
+    (["B6", "2015-01-01", "2015-05-01", "2015-03-01"], "before recurrence_date"),
+])
+def test_bad_follow_up_is_named(row, needle):
+    out = derive_outcome(sheet([row]), POLICY)
+    assert not out.loc[0, "included"]
+    assert needle in out.loc[0, "reason"]
+
+
+def test_sheet_problems_name_rows_and_ids():
+    df = sheet([["X1", "2015-01-01", None, "2017-01-01"],
+                ["X1", "2015-01-01", None, "2017-01-01"],
+                ["has space", "2015-01-01", None, "2017-01-01"],
+                ["Jürgen", "2015-01-01", None, "2017-01-01"]])
+    problems = check_sheet(df, "clinical.csv")
+    reasons = " ".join(p["reason"] for p in problems)
+    assert "duplicate patient ID on rows [2, 3]" in reasons
+    assert "spaces are not allowed" in reasons
+    assert "non-ASCII" in reasons
+    assert check_sheet(df.drop(columns="surgery_date"), "c.csv")[0]["reason"].startswith(
+        "clinical sheet lacks required column")
+
+
+def test_policy_rejects_nonsense():
+    with pytest.raises(ValueError):
+        OutcomePolicy(horizon_days=0, min_followup_days=0)

@@ -1,0 +1,233 @@
+"""CLI: hccer outcome | split | screen | gate | status (cohort-level steps)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("outcome", help="derive the ER label and survival columns from follow-up",
+                       description="Read the clinical sheet, check every value, derive ER at the "
+                       "study horizon and write a pseudonymised cohort table (no dates).")
+    p.add_argument("--clinical", required=True, help="clinical CSV (patient_id, dates, variables)")
+    p.add_argument("--study", required=True, help="study preset YAML")
+    p.add_argument("--salt", required=True, help="pseudonymisation salt (config)")
+    p.add_argument("--columns", help="column dictionary JSON (types, units, levels)")
+    p.add_argument("--out", required=True, help="cohort table TSV")
+    p.add_argument("--flow", required=True, help="flow counts JSON")
+    p.set_defaults(func=_outcome)
+
+    p = sub.add_parser("split", help="patient-level seeded folds / hold-out sets (folds.json)")
+    p.add_argument("--outcome", required=True, help="cohort table from `hccer outcome`")
+    p.add_argument("--study", required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--include", help="TSV with a `patient` column: only these are split")
+    p.add_argument("--clinical", help="clinical CSV, needed for split by surgery date")
+    p.add_argument("--salt", help="pseudonymisation salt, with --clinical")
+    p.add_argument("--out", required=True, help="folds.json")
+    p.add_argument("--table", help="fold distribution TSV")
+    p.set_defaults(func=_split)
+
+    p = sub.add_parser("screen", help="gather triage statuses into the included-patient list")
+    p.add_argument("--status", nargs="+", required=True, help="triage status JSON files")
+    p.add_argument("--out", required=True, help="screen table TSV (patient, ok, reason)")
+    p.set_defaults(func=_screen)
+
+    p = sub.add_parser("gate", help="gather registration QC into a pass/fail table")
+    p.add_argument("--qc", nargs="*", default=[], help="registration QC JSON files")
+    p.add_argument("--patients", required=True, help="TSV of screened patients (patient, ok)")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_gate)
+
+    p = sub.add_parser("status", help="per-patient status table and run summary")
+    p.add_argument("--study", required=True)
+    p.add_argument("--screen", required=True)
+    p.add_argument("--outcome", required=True)
+    p.add_argument("--gate", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--summary", required=True)
+    p.set_defaults(func=_status)
+
+
+def _load_study(path: str) -> dict:
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def _read_sheet(path: str):
+    import pandas as pd
+
+    from hccer.errors import InputError
+
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the clinical sheet: {exc}", file=path) from None
+
+
+def _outcome(args) -> int:
+    import pandas as pd
+
+    from hccer.cohort import clinical, outcome
+    from hccer.errors import InputError
+    from hccer.ids import pseudonymise
+    from hccer.jsonio import read_json, write_json, write_text
+
+    study = _load_study(args.study)
+    df = _read_sheet(args.clinical)
+    sheet_problems = outcome.check_sheet(df, Path(args.clinical).name)
+    fatal = [p for p in sheet_problems if p["patient"] is None and "lacks required" in p["reason"]]
+    if fatal:
+        raise InputError(fatal[0]["reason"], file=args.clinical)
+    bad_rows: dict[str, list[str]] = {}
+    for p in sheet_problems:
+        bad_rows.setdefault(str(p["patient"]), []).append(p["reason"])
+    ok_ids = df["patient_id"].notna() & ~df["patient_id"].astype(str).isin(bad_rows)
+    policy = outcome.OutcomePolicy(int(study["outcome"]["horizon_days"]),
+                                   int(study["outcome"]["min_followup_days"]))
+    res = outcome.derive_outcome(df[ok_ids], policy)
+    value_problems = {}
+    if args.columns:
+        value_problems = clinical.check_values(df[ok_ids], clinical.normalise_dictionary(
+            read_json(args.columns)))
+        if "*" in value_problems:
+            raise InputError("; ".join(value_problems["*"]), file=args.clinical)
+    variables = [c for c in df.columns if c != "patient_id" and not c.endswith("_date")]
+    merged = res.merge(df[ok_ids][["patient_id", *variables]], on="patient_id", how="left")
+    merged.insert(1, "step", "outcome")
+    for i, row in merged.iterrows():
+        vp = value_problems.get(row["patient_id"])
+        if vp:
+            merged.loc[i, ["included", "step", "reason"]] = [False, "clinical", "; ".join(vp)]
+    rejected = [{"patient_id": code, "step": "clinical", "included": False,
+                 "reason": "; ".join(reasons)} for code, reasons in bad_rows.items()
+                if code not in ("None", "nan") and code.isascii() and " " not in code]
+    if rejected:
+        merged = pd.concat([merged, pd.DataFrame(rejected)], ignore_index=True)
+    merged.insert(0, "patient", [pseudonymise(c, args.salt) for c in merged["patient_id"]])
+    merged = merged.drop(columns="patient_id").sort_values("patient")
+    write_text(args.out, merged.to_csv(sep="\t", index=False))
+    flow = outcome.flow_counts(res)
+    flow["n_excluded_clinical_values"] = int(sum(1 for v in value_problems.values() if v))
+    flow["n_sheet_rows"] = int(len(df))
+    flow["unusable_rows"] = [r for p in sheet_problems for r in [p["reason"]]
+                             if p["patient"] is None]
+    write_json(args.flow, flow)
+    inc = merged["included"].astype(bool)
+    print(f"outcome: {int(inc.sum())} of {len(merged)} patients labelled "
+          f"(ER {int((merged.loc[inc, 'er'] == 1).sum())}); excluded {int((~inc).sum())}")
+    return 0
+
+
+def _split(args) -> int:
+    import pandas as pd
+
+    from hccer.cohort.split import fold_table, make_split
+    from hccer.errors import InputError
+    from hccer.ids import pseudonymise
+    from hccer.jsonio import write_json, write_text
+
+    study = _load_study(args.study)
+    tab = pd.read_csv(args.outcome, sep="\t")
+    tab = tab[tab["included"].astype(bool)]
+    if args.include:
+        inc = pd.read_csv(args.include, sep="\t")
+        if "ok" in inc.columns:  # a gate table: only patients that passed
+            inc = inc[inc["ok"].astype(str).str.lower() == "true"]
+        keep = set(inc["patient"])
+        tab = tab[tab["patient"].isin(keep)]
+    spec = study["split"]
+    if spec["method"] == "holdout_date":
+        if not (args.clinical and args.salt):
+            raise InputError("a split by surgery date needs --clinical and --salt")
+        sheet = _read_sheet(args.clinical)
+        dates = {pseudonymise(c, args.salt): d
+                 for c, d in zip(sheet["patient_id"], sheet["surgery_date"], strict=True)}
+        tab = tab.assign(surgery_date=tab["patient"].map(dates))
+    if len(tab) == 0:
+        raise InputError("no patient is left to split (all excluded; see patient_status.tsv)")
+    try:
+        split = make_split(tab[[c for c in ("patient", "er", "surgery_date") if c in tab]],
+                           spec, args.seed)
+    except ValueError as exc:
+        raise InputError(f"cannot split {len(tab)} patients: {exc}") from None
+    write_json(args.out, split)
+    if args.table:
+        write_text(args.table, fold_table(split).to_csv(sep="\t", index=False))
+    print(f"split: {spec['method']}, {len(split['folds'])} outer fold(s), {len(tab)} patients")
+    return 0
+
+
+def _screen(args) -> int:
+    from hccer.cohort.status import screen_records
+    from hccer.jsonio import read_json, write_text
+
+    table = screen_records(read_json(p) for p in args.status).sort_values("patient")
+    write_text(args.out, table.to_csv(sep="\t", index=False))
+    print(f"screen: {int(table['ok'].sum())} of {len(table)} patients passed ingest checks")
+    return 0
+
+
+def _gate(args) -> int:
+    import pandas as pd
+
+    from hccer.jsonio import read_json, write_text
+
+    rows = {}
+    for path in args.qc:
+        q = read_json(path)
+        pid = q["patient"]
+        rec = rows.setdefault(pid, {"patient": pid, "step": "registration", "ok": True,
+                                    "reason": "", "warnings": ""})
+        if not q.get("passed", False):
+            rec["ok"] = False
+            reason = f"phase {q.get('phase')}: {q.get('reason', 'registration QC failed')}"
+            rec["reason"] = " | ".join(x for x in (rec["reason"], reason) if x)
+    screened = pd.read_csv(args.patients, sep="\t")
+    for pid in screened.loc[screened["ok"].astype(bool), "patient"]:
+        rows.setdefault(pid, {"patient": pid, "step": "registration", "ok": True, "reason": "",
+                              "warnings": ""})
+    table = pd.DataFrame(list(rows.values()),
+                         columns=["patient", "step", "ok", "reason", "warnings"])
+    write_text(args.out, table.sort_values("patient").to_csv(sep="\t", index=False))
+    print(f"registration gate: {int(table['ok'].sum())} of {len(table)} patients passed QC")
+    return 0
+
+
+def _status(args) -> int:
+    import pandas as pd
+
+    from hccer.cohort.status import combine, summary_markdown
+    from hccer.jsonio import write_text
+
+    study = _load_study(args.study)
+    screen = pd.read_csv(args.screen, sep="\t", keep_default_na=False)
+    gate = pd.read_csv(args.gate, sep="\t", keep_default_na=False)
+    out = pd.read_csv(args.outcome, sep="\t", keep_default_na=False)
+    out_stage = pd.DataFrame({"patient": out["patient"], "step": out["step"],
+                              "ok": out["included"].astype(str).str.lower() == "true",
+                              "reason": out["reason"], "warnings": ""})
+    patients = sorted(set(screen["patient"]) | set(out["patient"]))
+    no_images = sorted(set(out["patient"]) - set(screen["patient"]))
+    stages = [screen.assign(ok=screen["ok"].astype(str).str.lower() == "true"), out_stage,
+              gate.assign(ok=gate["ok"].astype(str).str.lower() == "true")]
+    if no_images:
+        stages.append(pd.DataFrame({"patient": no_images, "step": "ingest", "ok": False,
+                                    "reason": "in the clinical sheet but no images were found",
+                                    "warnings": ""}))
+    no_sheet = sorted(set(screen["patient"]) - set(out["patient"]))
+    if no_sheet:
+        stages.append(pd.DataFrame({"patient": no_sheet, "step": "clinical", "ok": False,
+                                    "reason": "images found but the patient is not in the "
+                                              "clinical sheet", "warnings": ""}))
+    table = combine(stages, patients)
+    write_text(args.out, table.to_csv(sep="\t", index=False))
+    write_text(args.summary, summary_markdown(table, study["key"]))
+    n_exc = int((table["status"] == "excluded").sum())
+    print(f"status: {len(table) - n_exc} included, {n_exc} excluded (see {args.summary})")
+    return 0

@@ -1,0 +1,56 @@
+"""Per-patient checks of clinical values against a column dictionary.
+
+The dictionary (JSON) maps column name -> {"type": numeric|categorical|date|text, "unit",
+"levels"}; it may be wrapped as {"columns": {...}}. Type synonyms (continuous, integer, float,
+binary, ordinal) are accepted so a dictionary exported from another tool reads as written.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+NUMERIC = {"numeric", "continuous", "integer", "int", "float", "count"}
+CATEGORICAL = {"categorical", "binary", "ordinal", "category", "boolean", "bool"}
+
+
+def normalise_dictionary(raw: dict) -> dict[str, dict]:
+    cols = raw.get("columns", raw)
+    if isinstance(cols, list):
+        cols = {c["name"]: c for c in cols}
+    return {str(k): dict(v) for k, v in cols.items()}
+
+
+def check_values(df: pd.DataFrame, dictionary: dict[str, dict]) -> dict[str, list[str]]:
+    """Return {patient_id: [problem, ...]} for non-numeric, out-of-level or missing values.
+
+    Missing values are problems too: the studies excluded patients with incomplete data, and a
+    model must not meet a silent NaN.
+    """
+    problems: dict[str, list[str]] = {}
+    for col, spec in dictionary.items():
+        if col == "patient_id" or col.endswith("_date"):
+            continue  # dates are checked by the outcome step
+        if col not in df.columns:
+            problems.setdefault("*", []).append(f"column {col!r} of the dictionary is missing "
+                                                "from the clinical sheet")
+            continue
+        kind = str(spec.get("type", "")).lower()
+        if spec.get("optional"):
+            continue
+        for pid, value in zip(df["patient_id"].astype(str), df[col], strict=True):
+            if pd.isna(value) or str(value).strip() == "":
+                problems.setdefault(pid, []).append(f"{col} is missing")
+                continue
+            if kind in NUMERIC:
+                try:
+                    float(str(value))
+                except ValueError:
+                    unit = f" ({spec['unit']})" if spec.get("unit") else ""
+                    problems.setdefault(pid, []).append(
+                        f"{col}{unit} = {value!r} is not a number")
+            elif kind in CATEGORICAL and spec.get("levels"):
+                levels = [str(x) for x in spec["levels"]]
+                if str(value) not in levels:
+                    problems.setdefault(pid, []).append(
+                        f"{col} = {value!r} is not one of {levels}")
+    return problems

@@ -1,0 +1,52 @@
+"""The one path builder: self-describing, BIDS-like derivative names under results/<study>/.
+
+Every rule and test builds paths here, so names never drift between producer and consumer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    results: str
+    study: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.results}/{self.study}"
+
+    # ingest
+    def triage(self, pid: str, kind: str) -> str:
+        ext = {"manifest": "tsv", "status": "json"}[kind]
+        return f"{self.root}/ingest/sub-{pid}/sub-{pid}_{kind}.{ext}"
+
+    def cohort(self, name: str) -> str:
+        return f"{self.root}/cohort/{name}"
+
+    def qc(self, name: str) -> str:
+        return f"{self.root}/qc/{name}"
+
+    # derivatives
+    def deriv(self, pid: str, *, phase: str, desc: str, reader: str | None = None,
+              space: str | None = None, suffix: str = "", ext: str = "nii.gz") -> str:
+        parts = [f"sub-{pid}", f"phase-{phase}"]
+        if reader:
+            parts.append(f"reader-{reader}")
+        if space:
+            parts.append(f"space-{space}")
+        parts.append(f"desc-{desc}")
+        name = "_".join(parts) + (f"_{suffix}" if suffix else "")
+        return f"{self.root}/derivatives/sub-{pid}/{name}.{ext}"
+
+    def crop(self, pid: str, mode: str, ext: str) -> str:
+        return f"{self.root}/crops/sub-{pid}/sub-{pid}_desc-{mode}.{ext}"
+
+    def log(self, rule: str, *keys: str) -> str:
+        tail = "_".join(keys) if keys else rule
+        return f"logs/{self.study}/{rule}/{tail}.log"
+
+    def benchmark(self, rule: str, *keys: str) -> str:
+        tail = "_".join(keys) if keys else rule
+        return f"{self.root}/benchmarks/{rule}/{tail}.tsv"
