@@ -1,0 +1,167 @@
+"""`hccer triage` and `hccer convert`: thin command-line layer over the ingest functions."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from hccer.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TRIAGE_EPILOG = """\
+outputs:
+  --out-manifest  TSV, one row per series: patient, series_key (hash of the series UID + split
+                  letter), folder (relative to the patient folder), header summary, phase,
+                  selected, confidence, evidence, problems.
+  --out-status    JSON: {patient, ok, phases: {phase: series_key}, problems: [{step, patient,
+                  file, reason}], warnings, series: {series_key: {folder, files, geometry}},
+                  masks}. `series` lists the member files of every series (relative to its
+                  folder); pass it to `hccer convert --files STATUS.json --series-key K`.
+override:
+  --override TSV with columns patient, phase and series_key (or folder): for each row of this
+  patient the named series is used for that phase, whatever triage concluded (evidence "user
+  override", confidence 1). Edit a copy of the manifest's keys to fix a misclassification.
+Triage exits 0 on bad patient data; problems are recorded in the status and ok is false when a
+required phase is missing or a required mask is bad.
+"""
+
+
+def _load_study(path: str) -> dict:
+    import yaml
+
+    with open(path, encoding="utf-8") as f:
+        study = yaml.safe_load(f)
+    from hccer.errors import ConfigError
+
+    for key in ("modality", "phases"):
+        if key not in (study or {}):
+            raise ConfigError(f"study preset {path} lacks key {key!r}")
+    return study
+
+
+def run_triage(args: argparse.Namespace) -> int:
+    from hccer.ingest.triage import manifest_text, triage_patient
+    from hccer.jsonio import write_json, write_text
+
+    if args.masks and not args.source_id:
+        from hccer.errors import ConfigError
+
+        raise ConfigError("--masks needs --source-id (the patient's code in the mask sheet)")
+    study = _load_study(args.study)
+    rows, status = triage_patient(args.patient_dir, args.patient, study, masks=args.masks,
+                                  source_id=args.source_id, override=args.override)
+    write_text(args.out_manifest, manifest_text(rows))
+    write_json(args.out_status, status)
+    selected = ", ".join(f"{k}={v}" for k, v in status["phases"].items()) or "none"
+    print(f"triage {args.patient}: {len(rows)} series, phases {selected}, "
+          f"{len(status['problems'])} problem(s), ok={status['ok']}")
+    return 0
+
+
+def _relative(path: str | None, base: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        rel = Path(path).resolve().relative_to(base.resolve()).as_posix()
+        return base.name if rel == "." else rel
+    except ValueError:
+        return Path(path).name
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    from hccer.ingest.classify import group_series
+    from hccer.ingest.convert import list_series_files, read_series, write_nifti
+    from hccer.ingest.dicomio import scan_dir
+    from hccer.ingest.triage import safe_provenance
+    from hccer.jsonio import read_json, write_json
+
+    series_dir = Path(args.series_dir)
+    try:
+        names = None
+        skipped: list = []
+        if args.from_status:
+            if not args.phase:
+                raise InputError("--from-status needs --phase", file=Path(args.from_status).name)
+            status = read_json(args.from_status)
+            key = status.get("phases", {}).get(args.phase)
+            if key is None:
+                raise InputError(f"triage chose no series for phase {args.phase}",
+                                 file=Path(args.from_status).name)
+            args.files, args.series_key = args.from_status, key
+        if args.files:
+            listing = read_json(args.files)
+            if isinstance(listing, dict):
+                if not args.series_key:
+                    raise InputError("--files is a triage status; give --series-key too",
+                                     file=Path(args.files).name)
+                entry = listing.get("series", {}).get(args.series_key)
+                if entry is None:
+                    raise InputError(f"series {args.series_key} is not listed",
+                                     file=Path(args.files).name)
+                names = entry["files"]
+            else:
+                names = list(listing)
+            files = list_series_files(series_dir, names)
+        else:
+            headers, skipped, bad = scan_dir(series_dir)
+            if bad:
+                raise InputError(bad[0]["reason"], file=bad[0]["file"])
+            groups = group_series(headers)
+            if len(groups) > 1:
+                raise InputError(
+                    f"the folder holds {len(groups)} series or acquisitions (series keys "
+                    f"{', '.join(g['key'] for g in groups)}); convert one with --files "
+                    "STATUS.json --series-key K from `hccer triage`")
+            files = [h.path for h in groups[0]["headers"]] if groups else list_series_files(
+                series_dir)
+        image, meta = read_series(files, patient=args.patient)
+        meta["skipped_files"] += len(skipped)
+    except InputError as exc:
+        raise InputError(exc.reason, patient=args.patient or exc.patient,
+                         file=_relative(exc.file, series_dir)) from exc
+    written = write_nifti(image, meta, args.out)
+    if args.sidecar:
+        write_json(args.sidecar, {**meta, "patient": args.patient, "series_key": args.series_key,
+                                  "provenance": safe_provenance()})
+    size = "x".join(str(v) for v in image.GetSize())
+    print(f"convert: {size} voxels, spacing "
+          f"{', '.join(f'{v:.4g}' for v in meta['geometry']['spacing'])} mm"
+          f"{', ' + str(len(meta['warnings'])) + ' warning(s)' if meta['warnings'] else ''} "
+          f"-> {', '.join(p.name for p in written)}")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "triage", help="classify one patient's DICOM series into the study's phases",
+        description="Scan a patient's DICOM folder (headers only), group slices into series, "
+                    "classify them into the study preset's phases and check the masks.",
+        epilog=TRIAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--patient-dir", required=True, help="the patient's DICOM folder")
+    p.add_argument("--patient", required=True, help="pseudonym used in every output")
+    p.add_argument("--study", required=True, help="study preset YAML (config/studies/<key>.yaml)")
+    p.add_argument("--masks", help="mask sheet TSV (patient_id, phase, reader, path)")
+    p.add_argument("--source-id", help="the site's patient code in the mask sheet (never written)")
+    p.add_argument("--override", help="user-edited TSV: patient, phase, series_key (or folder)")
+    p.add_argument("--out-manifest", required=True, help="phase manifest TSV to write")
+    p.add_argument("--out-status", required=True, help="status JSON to write")
+    p.set_defaults(func=run_triage)
+
+    c = subparsers.add_parser(
+        "convert", help="convert one DICOM series to NIfTI",
+        description="Convert one series folder (or the listed files of a split series) to "
+                    "NIfTI: slices ordered along the normal, HU/real values, tilt and uneven "
+                    "spacing resampled onto a regular grid with a warning; DWI gives 4D + .bval.")
+    c.add_argument("series_dir", help="folder of the series")
+    c.add_argument("out", help="output .nii.gz")
+    c.add_argument("--files", help="JSON: a list of files relative to series_dir, or a triage "
+                                   "status (then --series-key picks the series)")
+    c.add_argument("--series-key", help="series key from the triage manifest")
+    c.add_argument("--from-status", help="triage status JSON: convert the series it chose for "
+                                         "--phase (same as --files STATUS --series-key K)")
+    c.add_argument("--phase", help="phase to convert, with --from-status")
+    c.add_argument("--sidecar", help="write conversion metadata JSON here")
+    c.add_argument("--patient", help="pseudonym for messages and the sidecar")
+    c.set_defaults(func=run_convert)

@@ -1,0 +1,197 @@
+"""Volume geometry from slice headers: the grid a conversion produces, computed without pixels.
+
+Slices are ordered along the slice normal n = row × column direction cosine (ImageOrientation-
+Patient), as ITK/GDCM and dcm2niix do. A stack whose slice steps are not all equal, or whose
+slice origins drift sideways (gantry tilt: each position step is not parallel to n), cannot be
+described by origin + spacing + orthonormal direction. Such a stack is resampled onto a regular
+grid spanning the first to the last slice (see `hccer.ingest.convert.regularise`), and the grid
+reported here is that regular grid, so triage's mask check sees what convert will write.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hccer.errors import InputError
+from hccer.ingest.dicomio import SliceHeader
+
+ORIENT_TOL = 1e-4      # direction cosine agreement between slices of one volume
+DUPLICATE_TOL_MM = 1e-3  # two slices closer than this along n occupy the same position
+SPACING_TOL_MM = 0.01  # slice steps differing by more than this are "uneven"
+TILT_TOL_MM = 0.01     # sideways drift of slice origins beyond this is "tilt"
+
+
+def _as_headers(headers) -> list[SliceHeader]:
+    from hccer.ingest.dicomio import header_from_dataset
+
+    out = []
+    for h in headers:
+        if isinstance(h, SliceHeader):
+            out.append(h)
+        else:  # a pydicom Dataset
+            out.append(header_from_dataset(h, getattr(h, "filename", "") or ""))
+    return out
+
+
+def frame(iop: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row direction r, column direction c and slice normal n = r × c (unit vectors)."""
+    r = np.asarray(iop[:3], dtype=float)
+    c = np.asarray(iop[3:6], dtype=float)
+    r = r / np.linalg.norm(r)
+    c = c / np.linalg.norm(c)
+    n = np.cross(r, c)
+    return r, c, n / np.linalg.norm(n)
+
+
+def orientation_label(iop: Sequence[float]) -> str:
+    """'axial', 'coronal' or 'sagittal' from the dominant axis of the slice normal."""
+    _, _, n = frame(iop)
+    return ("sagittal", "coronal", "axial")[int(np.argmax(np.abs(n)))]
+
+
+def _check_common(hs: list[SliceHeader]) -> None:
+    first = hs[0]
+    for h in hs:
+        if h.n_frames > 1:
+            raise InputError(f"multi-frame DICOM ({h.n_frames} frames in one file) is not "
+                             "supported; export the series as one file per slice", file=h.path)
+        if h.iop is None or h.ipp is None or h.pixel_spacing is None:
+            missing = [name for name, v in (("ImageOrientationPatient", h.iop),
+                                            ("ImagePositionPatient", h.ipp),
+                                            ("PixelSpacing", h.pixel_spacing)) if v is None]
+            raise InputError(f"image without {', '.join(missing)}: its position in the body "
+                             "is unknown", file=h.path)
+        if (h.rows, h.cols) != (first.rows, first.cols):
+            raise InputError(f"slice size {h.rows}x{h.cols} differs from {first.rows}x"
+                             f"{first.cols} of {first.path.name}: not one volume", file=h.path)
+        if not np.allclose(h.pixel_spacing, first.pixel_spacing, atol=1e-4):
+            raise InputError(f"pixel spacing {h.pixel_spacing} differs from "
+                             f"{first.pixel_spacing} of {first.path.name}: not one volume",
+                             file=h.path)
+        if not np.allclose(h.iop, first.iop, atol=ORIENT_TOL):
+            raise InputError(f"slice orientation {h.iop} differs from {first.iop} of "
+                             f"{first.path.name}: not one volume", file=h.path)
+
+
+def _volumes(hs: list[SliceHeader]) -> tuple[list[list[int]], list[float]]:
+    """Split a series into 3D volumes by b-value (DWI) and return file indices per volume."""
+    bs = [h.b_value for h in hs]
+    distinct = sorted({round(b, 3) for b in bs if b is not None})
+    if len(distinct) <= 1 or any(b is None for b in bs):
+        return [list(range(len(hs)))], distinct[:1] if len(distinct) == 1 else []
+    vols = [[i for i, b in enumerate(bs) if round(b, 3) == value] for value in distinct]
+    return vols, distinct
+
+
+def series_geometry(headers, *, spacing_tol_mm: float = SPACING_TOL_MM,
+                    tilt_tol_mm: float = TILT_TOL_MM) -> dict:
+    """The geometry a conversion of these slices produces (LPS, ITK conventions).
+
+    Returns a dict with `size` (x, y, z), `spacing`, `origin`, `direction` (row-major 3×3),
+    `n_slices`, `volumes` (file indices per 3D volume, each ordered along the normal),
+    `b_values`, `positions_mm` (slice positions along n relative to the first),
+    `offsets_mm` (sideways (row, column) drift of each slice origin), `step_min/max_mm`,
+    `tilt_deg`, `uneven`, `tilted`, `resample` and `warnings`.
+    Raises InputError (naming a file) when the slices cannot form one consistent volume.
+    """
+    hs = _as_headers(headers)
+    if not hs:
+        raise InputError("no image slices given")
+    _check_common(hs)
+    first = hs[0]
+    r, c, n = frame(first.iop)
+    vols, b_values = _volumes(hs)
+    s_all = np.array([np.dot(h.ipp, n) for h in hs])
+    ordered = []
+    ref_pos = None
+    for vol in vols:
+        vol = sorted(vol, key=lambda i: (s_all[i], hs[i].path.name))
+        s = s_all[vol]
+        for a, b in zip(vol[:-1], vol[1:], strict=True):
+            if abs(s_all[b] - s_all[a]) < DUPLICATE_TOL_MM:
+                where = f" (b={hs[a].b_value:g})" if len(vols) > 1 else ""
+                raise InputError(
+                    f"duplicate slice position{where}: {hs[a].path.name} and {hs[b].path.name} "
+                    f"both lie at {s_all[a]:.3f} mm along the slice normal; the folder mixes "
+                    "repeated acquisitions that cannot be told apart", file=hs[b].path)
+        if ref_pos is None:
+            ref_pos = s
+        elif len(s) != len(ref_pos) or not np.allclose(s, ref_pos, atol=1e-2):
+            raise InputError(f"the b={hs[vol[0]].b_value:g} volume has {len(s)} slices at "
+                             f"positions differing from the b={b_values[0]:g} volume "
+                             f"({len(ref_pos)} slices)", file=hs[vol[0]].path)
+        ordered.append(vol)
+    vol0 = ordered[0]
+    ipps = np.array([hs[i].ipp for i in vol0], dtype=float)
+    rel = ipps - ipps[0]
+    pos = rel @ n
+    side = rel - np.outer(pos, n)
+    offsets = np.stack([side @ r, side @ c], axis=1)
+    dx, dy = first.pixel_spacing[1], first.pixel_spacing[0]
+    warnings: list[str] = []
+    nz = len(vol0)
+    if nz == 1:
+        dz = first.spacing_between or first.slice_thickness or 1.0
+        steps = np.array([dz])
+        uneven = tilted = False
+        tilt_deg = 0.0
+    else:
+        steps = np.diff(pos)
+        uneven = float(steps.max() - steps.min()) > spacing_tol_mm
+        drift = float(np.max(np.linalg.norm(offsets, axis=1)))
+        tilted = drift > tilt_tol_mm
+        tilt_deg = math.degrees(math.atan2(float(np.linalg.norm(offsets[-1])), float(pos[-1])))
+        if tilted:
+            warnings.append(
+                f"gantry tilt: slice origins drift {drift:.2f} mm sideways over the stack "
+                f"(tilt {tilt_deg:.2f} deg, header GantryDetectorTilt "
+                f"{first.gantry_tilt if first.gantry_tilt is not None else 'absent'}); "
+                "resampled onto a regular grid (linear)")
+        if uneven:
+            warnings.append(
+                f"uneven slice spacing: steps range {steps.min():.3f}-{steps.max():.3f} mm; "
+                "resampled onto a regular grid (linear)")
+        if tilted or uneven:
+            dz0 = float(np.median(steps))
+            nz = int(math.floor(pos[-1] / dz0 + 0.5)) + 1  # half rounds up
+            dz = float(pos[-1] / (nz - 1))
+        else:
+            dz = float(pos[-1] / (nz - 1))
+    direction = np.stack([r, c, n], axis=1)  # columns: x, y, z axes
+    return {
+        "size": [int(first.cols), int(first.rows), int(nz)],
+        "spacing": [float(dx), float(dy), float(dz)],
+        "origin": [float(v) for v in ipps[0]],
+        "direction": [float(v) for v in direction.ravel()],
+        "orientation": orientation_label(first.iop),
+        "n_slices": len(vol0),
+        "n_volumes": len(ordered),
+        "volumes": ordered,
+        "b_values": [float(b) for b in b_values] if len(ordered) > 1 or b_values else [],
+        "positions_mm": [float(v) for v in pos],
+        "offsets_mm": offsets.tolist(),
+        "step_min_mm": float(steps.min()),
+        "step_max_mm": float(steps.max()),
+        "tilt_deg": float(tilt_deg),
+        "uneven": bool(uneven),
+        "tilted": bool(tilted),
+        "resample": bool(uneven or tilted),
+        "warnings": warnings,
+    }
+
+
+def same_grid(a: dict, b: dict, *, mm_tol: float = 1e-3, dir_tol: float = 1e-4) -> list[str]:
+    """Differences between two grids (size, spacing, origin, direction); empty if equal."""
+    diffs = []
+    if list(a["size"]) != list(b["size"]):
+        diffs.append(f"size {list(a['size'])} vs {list(b['size'])}")
+    for key, tol in (("spacing", mm_tol), ("origin", mm_tol), ("direction", dir_tol)):
+        va, vb = np.asarray(a[key], float), np.asarray(b[key], float)
+        if va.shape != vb.shape or not np.allclose(va, vb, atol=tol, rtol=0):
+            fmt = ", ".join(f"{v:.4f}" for v in va)
+            fmt_b = ", ".join(f"{v:.4f}" for v in vb)
+            diffs.append(f"{key} ({fmt}) vs ({fmt_b})")
+    return diffs

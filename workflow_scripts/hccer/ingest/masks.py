@@ -1,0 +1,127 @@
+"""Checks of tumour masks listed in the mask sheet against the series they were drawn on.
+
+Masks are referred to by sheet row, phase and reader, never by path: paths in a site's sheet
+often contain the site's patient code, which must not reach any output.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from hccer.ingest.geometry import same_grid
+
+log = logging.getLogger(__name__)
+
+SHEET_COLUMNS = ("patient_id", "phase", "reader", "path")
+
+
+def read_mask_sheet(sheet: str | Path) -> list[dict]:
+    """Rows of a mask sheet (TSV: patient_id, phase, reader, path), each with its line number."""
+    sheet = Path(sheet)
+    with open(sheet, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        missing = [c for c in SHEET_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            from hccer.errors import InputError
+
+            raise InputError(f"mask sheet lacks column(s) {', '.join(missing)}; expected "
+                             f"{', '.join(SHEET_COLUMNS)}", file=sheet.name)
+        return [{**{k: (v or "").strip() for k, v in row.items() if k}, "line": n}
+                for n, row in enumerate(reader, start=2)]
+
+
+def mask_geometry(image) -> dict:
+    return {"size": list(image.GetSize()), "spacing": list(image.GetSpacing()),
+            "origin": list(image.GetOrigin()), "direction": list(image.GetDirection())}
+
+
+def check_mask_array(array: np.ndarray) -> tuple[list[str], list[str], dict]:
+    """Label checks of one mask array: (problems, warnings, stats).
+
+    Problems: labels other than 0/1, empty mask. Warning: more than one 26-connected component
+    (the crop step keeps the largest; it is recorded, not silently fixed).
+    """
+    from scipy import ndimage
+
+    problems, warnings = [], []
+    values = np.unique(array)
+    extra = [v for v in values.tolist() if v not in (0, 1)]
+    if extra:
+        shown = ", ".join(f"{v:g}" for v in extra[:8]) + (" ..." if len(extra) > 8 else "")
+        problems.append(f"labels other than 0/1: {shown}")
+    fg = array != 0
+    voxels = int(fg.sum())
+    n_comp = 0
+    if voxels == 0:
+        problems.append("empty mask (no tumour voxel)")
+    else:
+        _, n_comp = ndimage.label(fg, structure=np.ones((3, 3, 3), bool))
+        if n_comp > 1:
+            warnings.append(f"{n_comp} separate tumour components (26-connectivity); the "
+                            "largest is used downstream")
+    return problems, warnings, {"voxels": voxels, "components": int(n_comp)}
+
+
+def check_masks(sheet: str | Path, source_id: str, mask_phases: list[str],
+                phase_series: dict[str, tuple[str, dict | None]], *,
+                patient: str | None = None) -> tuple[list[dict], list[str], list[dict]]:
+    """Check every mask row of `source_id` for the study's mask phases.
+
+    `phase_series` maps phase → (series description for messages, geometry the conversion will
+    produce, or None when the phase has no usable series). Returns (problem records, warnings,
+    per-mask summaries).
+    """
+    import SimpleITK as sitk
+
+    sheet = Path(sheet)
+    rows = [r for r in read_mask_sheet(sheet) if r["patient_id"] == source_id]
+    problems: list[dict] = []
+    warnings: list[str] = []
+    summaries: list[dict] = []
+
+    def problem(where: str, reason: str) -> None:
+        problems.append({"step": "triage", "patient": patient, "file": where, "reason": reason})
+        log.warning("patient %s, %s: %s", patient, where, reason)
+
+    for phase in mask_phases:
+        if not any(r["phase"] == phase for r in rows):
+            problem(sheet.name, f"no mask listed for phase {phase}")
+    for row in rows:
+        if row["phase"] not in mask_phases:
+            continue
+        where = f"{sheet.name} line {row['line']} (phase {row['phase']}, reader {row['reader']})"
+        path = sheet.parent / row["path"]
+        summary = {"phase": row["phase"], "reader": row["reader"], "sheet_line": row["line"],
+                   "ok": False}
+        summaries.append(summary)
+        if not path.is_file():
+            problem(where, "mask file does not exist")
+            continue
+        try:
+            image = sitk.ReadImage(str(path))
+        except RuntimeError:
+            problem(where, "mask file cannot be read as an image (corrupt or not NIfTI/NRRD)")
+            continue
+        if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
+            problem(where, f"mask is {image.GetDimension()}D with "
+                           f"{image.GetNumberOfComponentsPerPixel()} component(s); need 3D scalar")
+            continue
+        bad = False
+        series_name, geom = phase_series.get(row["phase"], (None, None))
+        if geom is not None:
+            diffs = same_grid(mask_geometry(image), geom)
+            if diffs:
+                problem(where, f"mask geometry differs from the converted grid of series "
+                               f"{series_name}: " + "; ".join(diffs))
+                bad = True
+        arr_problems, arr_warnings, stats = check_mask_array(sitk.GetArrayViewFromImage(image))
+        for reason in arr_problems:
+            problem(where, reason)
+        warnings.extend(f"{where}: {w}" for w in arr_warnings)
+        summary.update(stats)
+        summary["ok"] = not bad and not arr_problems
+    return problems, warnings, summaries
