@@ -4,44 +4,51 @@
 rule derive_outcome:
     input:
         SOURCE_READY,
+        study=STUDY_FILE,
     output:
         table=L.cohort("outcome.tsv"),
         flow=L.cohort("flow.json"),
     params:
         clinical=CLINICAL,
         columns=f"--columns {COLUMNS}" if COLUMNS else "",
-        study=f"config/studies/{KEY}.yaml",
+        salt=SALT,
+    conda:
+        "../envs/stats.yaml"
     log:
         log_path("derive_outcome"),
     shell:
         "hccer --log {log} outcome --clinical {params.clinical} {params.columns} "
-        "--study {params.study} --salt {SALT} --out {output.table} --flow {output.flow}"
+        "--study {input.study} --salt {params.salt} --out {output.table} --flow {output.flow}"
 
 
 rule split_cohort:
     input:
+        study=STUDY_FILE,
         outcome=L.cohort("outcome.tsv"),
         gate=L.qc("registration_gate.tsv"),
     output:
         folds=L.cohort("folds.json"),
         table=L.cohort("fold_table.tsv"),
     params:
-        study=f"config/studies/{KEY}.yaml",
         dates=(
             f"--clinical {CLINICAL} --salt {SALT}"
             if STUDY["split"]["method"] == "holdout_date"
             else ""
         ),
+        seed=SEED,
+    conda:
+        "../envs/stats.yaml"
     log:
         log_path("split_cohort"),
     shell:
         "hccer --log {log} split --outcome {input.outcome} --include {input.gate} "
-        "--study {params.study} --seed {SEED} {params.dates} --out {output.folds} "
+        "--study {input.study} --seed {params.seed} {params.dates} --out {output.folds} "
         "--table {output.table}"
 
 
 rule patient_status:
     input:
+        study=STUDY_FILE,
         screen=L.cohort("screen.tsv"),
         outcome=L.cohort("outcome.tsv"),
         gate=L.qc("registration_gate.tsv"),
@@ -49,10 +56,24 @@ rule patient_status:
         table=L.qc("patient_status.tsv"),
         summary=report(L.qc("summary.md"), category="QC", caption="../report/summary.rst"),
     params:
-        study=f"config/studies/{KEY}.yaml",
+    conda:
+        "../envs/stats.yaml"
     log:
         log_path("patient_status"),
     shell:
-        "hccer --log {log} status --study {params.study} --screen {input.screen} "
+        "hccer --log {log} status --study {input.study} --screen {input.screen} "
         "--outcome {input.outcome} --gate {input.gate} --out {output.table} "
         "--summary {output.summary}"
+
+
+rule write_pseudonym_map:
+    output:
+        f"{PRIVATE}/pseudonyms.tsv",
+    params:
+        pairs=sorted(PID.items()),
+    log:
+        log_path("write_pseudonym_map"),
+    run:
+        from hccer.ids import write_pseudonym_map
+
+        write_pseudonym_map(output[0], params.pairs, log[0])

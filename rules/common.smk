@@ -2,13 +2,23 @@
 # Everything here runs at DAG-build time, so it stays cheap: no image is opened.
 
 import csv
+import os
+import sys
 from pathlib import Path
 
 from hccer.config import load_study, validate
 from hccer.ids import pseudonymise
 from hccer.paths import Layout
 
-validate(config, workflow.basedir + "/config/schemas/config.schema.yaml", "config")
+# Rules call `hccer`; make the environment that runs Snakemake provide it even when it is
+# not activated (e.g. `.venv/bin/snakemake`). Conda rule envs put their own bin first.
+envvars:
+    "PATH",
+
+
+os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]))
+
+validate(config, os.path.join(workflow.basedir, "config", "schemas", "config.schema.yaml"), "config")
 STUDY = load_study(config, workflow.basedir)
 KEY = STUDY["key"]
 L = Layout(config["results"], KEY)
@@ -20,6 +30,8 @@ REF = STUDY["reference_phase"]
 PHASES = STUDY["phases"]
 READERS = ["r1", "r2"] if STUDY["second_reader"] else ["r1"]
 MASK_PHASES = STUDY["mask_phases"]
+SPACING = " ".join(str(s) for s in config["preprocess"]["spacing_mm"])
+REG = config["registration"]
 
 
 def _synthetic_root():
@@ -58,6 +70,9 @@ wildcard_constraints:
     pid="p[0-9a-f]{10}",
     phase="|".join(PHASES),
     reader="r[0-9]+",
+
+
+STUDY_FILE = f"{L.root}/study.yaml"
 
 
 def log_path(rule, *keys):
@@ -103,8 +118,50 @@ def preprocess_targets(wildcards):
 
 
 def cohort_targets(wildcards):
-    return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md")]
+    return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md"),
+            f"{PRIVATE}/pseudonyms.tsv"]
 
 
 def final_targets(wildcards):
     return preprocess_targets(wildcards) + cohort_targets(wildcards)
+
+
+def patient_dir(pid):
+    return f"{DICOM_ROOT}/{CODE[pid]}"
+
+
+def series_of(pid, phase):
+    """Folder and member-file list of the series triage chose for this phase."""
+    from hccer.jsonio import read_json
+
+    status = read_json(L.triage(pid, "status"))
+    return status["series"][status["phases"][phase]]
+
+
+def masked_moving_phases():
+    return [p for p in PHASES if p != REF and p in MASK_PHASES]
+
+
+def unmasked_moving_phases():
+    return [p for p in PHASES if p != REF and p not in MASK_PHASES]
+
+
+def crop_inputs(wc):
+    images, masks = {}, {}
+    for ph in PHASES:
+        if ph == REF:
+            images[ph] = L.deriv(wc.pid, phase=ph, desc="resampled")
+            masks[ph] = L.deriv(wc.pid, phase=ph, reader="r1", desc="resampled", suffix="mask")
+        else:
+            images[ph] = L.deriv(wc.pid, phase=ph, space=REF, desc="registered")
+            if ph in MASK_PHASES:
+                masks[ph] = L.deriv(wc.pid, phase=ph, reader="r1", space=REF,
+                                    desc="registered", suffix="mask")
+    return {"images": images, "masks": masks}
+
+
+def crop_input_files(wc):
+    files = crop_inputs(wc)
+    named = {f"image_{k}": v for k, v in files["images"].items()}
+    named.update({f"mask_{k}": v for k, v in files["masks"].items()})
+    return dict(named, study=STUDY_FILE)

@@ -2,13 +2,10 @@
 # cohort, convert the chosen series to NIfTI.
 
 
-def patient_dir(pid):
-    return f"{DICOM_ROOT}/{CODE[pid]}"
-
-
 rule triage_patient:
     input:
         SOURCE_READY,
+        study=STUDY_FILE,
     output:
         manifest=L.triage("{pid}", "manifest"),
         status=L.triage("{pid}", "status"),
@@ -16,19 +13,20 @@ rule triage_patient:
         folder=lambda wc: patient_dir(wc.pid),
         code=lambda wc: CODE[wc.pid],
         masks=MASK_SHEET,
-        study=f"config/studies/{KEY}.yaml",
         override=(
             f"--override {config['data']['cohort']['manifest_override']}"
             if SOURCE == "cohort" and config["data"]["cohort"].get("manifest_override")
             else ""
         ),
+    conda:
+        "../envs/imaging.yaml"
     log:
         log_path("triage_patient", "{pid}"),
     group:
         "patient_ingest"
     shell:
         "hccer --log {log} triage --patient-dir {params.folder} --patient {wildcards.pid} "
-        "--study {params.study} --masks {params.masks} --source-id {params.code} "
+        "--study {input.study} --masks {params.masks} --source-id {params.code} "
         "{params.override} --out-manifest {output.manifest} --out-status {output.status}"
 
 
@@ -37,18 +35,12 @@ checkpoint screen_cohort:
         expand(L.triage("{pid}", "status"), pid=PIDS),
     output:
         table=L.cohort("screen.tsv"),
+    conda:
+        "../envs/imaging.yaml"
     log:
         log_path("screen_cohort"),
     shell:
         "hccer --log {log} screen --status {input} --out {output.table}"
-
-
-def series_of(pid, phase):
-    """Folder and member-file list of the series triage chose for this phase."""
-    from hccer.jsonio import read_json
-
-    status = read_json(L.triage(pid, "status"))
-    return status["series"][status["phases"][phase]]
 
 
 rule convert_series:
@@ -60,6 +52,8 @@ rule convert_series:
         sidecar=L.deriv("{pid}", phase="{phase}", desc="native", ext="json"),
     params:
         folder=lambda wc: f"{patient_dir(wc.pid)}/{series_of(wc.pid, wc.phase)['folder']}",
+    conda:
+        "../envs/imaging.yaml"
     log:
         log_path("convert_series", "{pid}", "{phase}"),
     group:

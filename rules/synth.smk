@@ -10,15 +10,34 @@ if SOURCE == "synthetic":
             columns=f"{SYN}/clinical_columns.json",
             masks=f"{SYN}/masks.tsv",
         params:
-            root=SYN,
+            root=lambda wc, output: os.path.dirname(output.cohort),
+            preset=KEY,
             n=config["data"]["synthetic"]["n"],
             seed=config["data"]["synthetic"]["seed"],
             matrix=config["data"]["synthetic"].get("matrix", 256),
         threads: workflow.cores
+        conda:
+            "../envs/imaging.yaml"
         log:
             log_path("synthesize_cohort"),
         benchmark:
             L.benchmark("synthesize_cohort")
         shell:
-            "hccer --log {log} synth --preset {KEY} --n {params.n} --seed {params.seed} "
+            "hccer --log {log} synth --preset {params.preset} --n {params.n} --seed {params.seed} "
             "--matrix {params.matrix} --workers {threads} --out {params.root}"
+
+
+
+rule write_study_preset:
+    output:
+        STUDY_FILE,
+    params:
+        # The merged preset is a param, so editing the preset or study_overrides reruns
+        # exactly the steps that read it.
+        study=STUDY,
+    log:
+        log_path("write_study_preset"),
+    run:
+        from hccer.config import write_study
+
+        write_study(output[0], dict(params.study), log[0])

@@ -27,11 +27,48 @@ def _where(error) -> str:
     return path or "(top level)"
 
 
+def _coerce_scalar(value, types):
+    """A string from `snakemake --config key=value` to the type the schema asks for."""
+    if not isinstance(value, str) or "string" in types:
+        return value
+    low = value.strip().lower()
+    if "boolean" in types and low in ("true", "false"):
+        return low == "true"
+    if "null" in types and low in ("null", "none", "~"):
+        return None
+    for kind, cast in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return cast(value)
+            except ValueError:
+                continue
+    return value
+
+
+def coerce(data, schema: dict):
+    """Convert command-line strings to schema types in place of a copy; structure unchanged.
+
+    Snakemake passes nested `--config` values as strings, so `n: '24'` must become 24 before a
+    closed schema can judge it.
+    """
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else list(types)
+    if isinstance(data, dict) and "properties" in schema:
+        return {k: coerce(v, schema["properties"].get(k, {})) for k, v in data.items()}
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [coerce(v, schema["items"]) for v in data]
+    return _coerce_scalar(data, types)
+
+
 def validate(data: dict, schema_path: str | Path, what: str) -> dict:
-    """Validate `data`; raise ConfigError naming the key and the fix on the first error."""
+    """Validate `data` (coerced to schema types; the input is updated in place) and raise
+    ConfigError naming the key and the fix on the first error."""
     import jsonschema
 
     schema = load_yaml(schema_path)
+    coerced = coerce(data, schema)
+    data.clear()
+    data.update(coerced)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -67,10 +104,29 @@ def check_cross_fields(config: dict, study: dict) -> None:
         raise ConfigError("data.source is 'synthetic' but the data.synthetic block is missing")
 
 
+def deep_merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) \
+            else v
+    return out
+
+
 def load_study(config: dict, root: str | Path) -> dict:
+    """The study preset with `study_overrides` from the config merged in, validated."""
     root = Path(root)
     path = root / "config" / "studies" / f"{config['study']}.yaml"
-    study = validate(load_yaml(path), root / "config" / "schemas" / "study.schema.yaml",
-                     f"study preset {path.name}")
+    raw = deep_merge(load_yaml(path), config.get("study_overrides") or {})
+    what = f"study preset {path.name}" + (" with study_overrides" if
+                                            config.get("study_overrides") else "")
+    study = validate(raw, root / "config" / "schemas" / "study.schema.yaml", what)
     check_cross_fields(config, study)
     return study
+
+
+def write_study(path: str, study: dict, log_path: str) -> None:
+    """Write the merged study preset that every step reads (its provenance, too)."""
+    from hccer.jsonio import write_text
+
+    write_text(path, yaml.safe_dump(study, sort_keys=False))
+    write_text(log_path, f"study preset {study['key']} written with study_overrides merged\n")

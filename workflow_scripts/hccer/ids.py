@@ -33,3 +33,12 @@ def check_source_id(code: str) -> str | None:
         return (f"patient ID {code!r} contains characters other than letters, digits, '_', "
                 "'.', '-' (spaces are not allowed)")
     return None
+
+
+def write_pseudonym_map(path: str, pairs: list[tuple[str, str]], log_path: str) -> None:
+    """The map back from pseudonyms to site codes, kept outside results/."""
+    from hccer.jsonio import write_text
+
+    lines = ["patient_id\tpseudonym"] + [f"{c}\t{p}" for c, p in pairs]
+    write_text(path, "\n".join(lines) + "\n")
+    write_text(log_path, f"{len(pairs)} pseudonyms written (outside results/)\n")

@@ -45,7 +45,7 @@ class Layout:
 
     def log(self, rule: str, *keys: str) -> str:
         tail = "_".join(keys) if keys else rule
-        return f"logs/{self.study}/{rule}/{tail}.log"
+        return f"{self.root}/logs/{rule}/{tail}.log"
 
     def benchmark(self, rule: str, *keys: str) -> str:
         tail = "_".join(keys) if keys else rule

@@ -1,0 +1,142 @@
+"""Registration: known rigid transforms recovered, QC record and gate, identity mode, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from hccer.cli import main
+from hccer.errors import InputError
+from hccer.preprocess import metrics
+from hccer.preprocess.register import registration_region, run_register
+
+from .phantoms import abdomen, euler, move
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("reg")
+    fixed, fmask = abdomen(seed=1)
+    true = euler(rot_deg=(2.0, -1.5, 3.0), trans_mm=(2.0, -3.0, 6.0))
+    moving, mmask = move(fixed, fmask, true)
+    # The moving phase gets its own noise so the two are not identical up to interpolation.
+    arr = sitk.GetArrayFromImage(moving) + np.random.default_rng(7).normal(
+        0, 8, moving.GetSize()[::-1]).astype(np.float32)
+    noisy = sitk.GetImageFromArray(arr)
+    noisy.CopyInformation(moving)
+    paths = {}
+    for name, img in (("f", fixed), ("fm", fmask), ("m", noisy), ("mm", mmask)):
+        paths[name] = str(d / f"{name}.nii.gz")
+        sitk.WriteImage(img, paths[name])
+    return d, paths, true, fixed, fmask
+
+
+def _errors_mm(est, true, fixed, fmask):
+    """Distance between estimated and true fixed->moving maps over tumour voxels."""
+    inv = true.GetInverse()  # the phantom moved by sampling through `true`
+    idx = np.argwhere(sitk.GetArrayFromImage(fmask) > 0)[::10, ::-1]
+    pts = [fixed.TransformIndexToPhysicalPoint([int(v) for v in p]) for p in idx]
+    return np.array([np.linalg.norm(np.subtract(est.TransformPoint(p), inv.TransformPoint(p)))
+                     for p in pts])
+
+
+# Rigid (our schedule, down to full resolution) must be sub-millimetre; ANTs' QuickRigid preset
+# stops at 4x shrink, so it only gets within a few mm.
+@pytest.mark.parametrize(("kind", "tol_mm"), [("Rigid", 1.0), ("QuickRigid", 4.0)])
+def test_known_rigid_transform_recovered(pair, kind, tol_mm):
+    d, p, true, fixed, fmask = pair
+    out = d / kind
+    rec = run_register(p["f"], p["m"], out / "o.nii.gz", out / "t.mat", out / "q.json",
+                       moving_mask_path=p["mm"], out_mask=out / "om.nii.gz",
+                       fixed_mask_path=p["fm"], qc_png=out / "q.png", transform_type=kind,
+                       threads=2, seed=3, patient="p0a1", phase="ART")
+    err = _errors_mm(sitk.ReadTransform(str(out / "t.mat")), true, fixed, fmask)
+    assert err.max() < tol_mm
+    assert rec["passed"] is True and rec["reasons"] == []
+    m = rec["metrics"]
+    assert m["ncc_after"] > m["ncc_before"] + 0.1
+    assert m["dice_after"] > 0.8 > m["dice_before"]
+    # Reported motion matches the inverse of the applied one (rotation angle is invariant).
+    assert rec["transform"]["rotation_deg"] == pytest.approx(
+        metrics.rotation_magnitude_deg(np.reshape(true.GetMatrix(), (3, 3))), abs=tol_mm / 4)
+    assert json.loads((out / "q.json").read_text())["passed"] is True
+    moved = sitk.ReadImage(str(out / "o.nii.gz"))
+    assert moved.GetSize() == fixed.GetSize()
+    assert set(np.unique(sitk.GetArrayFromImage(sitk.ReadImage(str(out / "om.nii.gz"))))) \
+        == {0, 1}
+    assert (out / "q.png").stat().st_size > 1000
+
+
+def test_qc_gate_flags_without_error_exit(pair, tmp_path):
+    _, p, *_ = pair
+    rc = main(["register", "--fixed", p["f"], "--moving", p["m"], "--out-image",
+               str(tmp_path / "o.nii.gz"), "--out-transform", str(tmp_path / "t.mat"), "--qc",
+               str(tmp_path / "q.json"), "--type", "QuickRigid", "--max-rotation", "0.5",
+               "--min-ncc", "0.9999", "--threads", "2", "--patient", "p0a1", "--phase", "PV"])
+    assert rc == 0
+    q = json.loads((tmp_path / "q.json").read_text())
+    assert q["passed"] is False
+    assert any("rotation" in r for r in q["reasons"])
+    assert any("NCC" in r for r in q["reasons"])
+    assert "dice_after" not in q["metrics"]
+
+
+def test_identity_mode_copies_reference(pair, tmp_path):
+    _, p, _, fixed, _ = pair
+    rec = run_register(p["f"], p["f"], tmp_path / "o.nii.gz", tmp_path / "t.mat",
+                       tmp_path / "q.json", moving_mask_path=p["fm"],
+                       out_mask=tmp_path / "om.nii.gz", identity=True, patient="p0a1")
+    assert rec["passed"] and rec["identity"]
+    np.testing.assert_allclose(sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "o.nii.gz"))),
+                               sitk.GetArrayFromImage(fixed), atol=1e-4)
+    t = sitk.ReadTransform(str(tmp_path / "t.mat"))
+    assert t.TransformPoint((1.0, 2.0, 3.0)) == pytest.approx((1.0, 2.0, 3.0))
+    assert rec["metrics"]["ncc_before"] == pytest.approx(1.0)
+
+
+def test_mask_on_wrong_grid_is_input_error(pair, tmp_path):
+    _, p, *_ = pair
+    bad = sitk.ReadImage(p["mm"])
+    bad.SetSpacing((1.0, 1.0, 2.0))
+    sitk.WriteImage(bad, str(tmp_path / "bad.nii.gz"))
+    with pytest.raises(InputError) as exc:
+        run_register(p["f"], p["m"], tmp_path / "o.nii.gz", tmp_path / "t.mat",
+                     tmp_path / "q.json", moving_mask_path=str(tmp_path / "bad.nii.gz"),
+                     out_mask=tmp_path / "om.nii.gz", patient="p0a1")
+    assert "p0a1" in str(exc.value) and "bad.nii.gz" in str(exc.value)
+    assert "grid" in str(exc.value)
+
+
+def test_registration_region_excludes_borders_and_centres_on_tumour(pair):
+    _, _, _, fixed, fmask = pair
+    start, size = registration_region(fixed, None, border_mm=15)
+    assert start == [15, 15, 15]
+    assert size == [s - 30 for s in fixed.GetSize()]
+    start, size = registration_region(fixed, fmask, border_mm=15, roi_margin_mm=5)
+    idx = np.argwhere(sitk.GetArrayFromImage(fmask) > 0)[:, ::-1]
+    assert start == np.maximum(idx.min(0) - 5, 15).tolist()
+
+
+def test_metrics_against_independent_references():
+    from scipy.spatial.transform import Rotation
+    from sklearn.metrics import mutual_info_score
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=5000)
+    b = 0.6 * a + rng.normal(size=5000)
+    assert metrics.ncc(a, b) == pytest.approx(np.corrcoef(a, b)[0, 1], abs=1e-12)
+    ea = np.digitize(a, np.histogram_bin_edges(a, 32)[1:-1])
+    eb = np.digitize(b, np.histogram_bin_edges(b, 32)[1:-1])
+    assert metrics.mutual_information(a, b) == pytest.approx(mutual_info_score(ea, eb), rel=1e-9)
+    m1 = np.zeros((4, 4), bool)
+    m1[:2] = True
+    m2 = np.zeros((4, 4), bool)
+    m2[1:3] = True
+    assert metrics.dice(m1, m2) == pytest.approx(2 * 4 / 16)
+    angles = (5.0, -7.0, 12.0)
+    mat = Rotation.from_euler("xyz", angles, degrees=True).as_matrix()
+    assert metrics.rotation_angles_deg(mat) == pytest.approx(angles)
+    assert metrics.rotation_magnitude_deg(mat) == pytest.approx(
+        np.degrees(Rotation.from_matrix(mat).magnitude()))

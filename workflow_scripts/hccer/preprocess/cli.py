@@ -1,0 +1,124 @@
+"""`hccer resample`, `hccer register`, `hccer crop`: thin wrappers over the preprocess modules."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def _pairs(values: list[str] | None, what: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for v in values or []:
+        if "=" not in v:
+            raise argparse.ArgumentTypeError(f"{what} must be PHASE=PATH, got {v!r}")
+        ph, path = v.split("=", 1)
+        out[ph] = path
+    return out
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "resample", help="resample an image or mask to isotropic voxels (1 mm default)",
+        description="Resample to a new spacing. New size per axis = floor(size * spacing / "
+                    "new_spacing): whole voxels within the edge-to-edge extent; origin and "
+                    "direction kept. 4D stacks are resampled volume by volume.")
+    p.add_argument("--image", required=True, help="input NIfTI (3D, or 4D DWI stack)")
+    p.add_argument("--out", required=True, help="output NIfTI")
+    p.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 1.0],
+                   metavar=("X", "Y", "Z"), help="new spacing in mm (default 1 1 1)")
+    p.add_argument("--interp", choices=["linear", "bspline", "label"], default="linear",
+                   help="linear/bspline for images; label for masks (per-label linear + argmax)")
+    p.add_argument("--patient", help="pseudonym, for messages")
+    p.set_defaults(func=_resample)
+
+    r = subparsers.add_parser(
+        "register", help="rigidly register a phase to the reference phase (ANTs) with QC",
+        description="Register MOVING to FIXED with antspyx, resample it (and its mask) onto the "
+                    "fixed grid, and write QC metrics. A failed registration is not an error: "
+                    "the QC JSON says passed=false and why.")
+    r.add_argument("--fixed", required=True, help="reference-phase image (1 mm)")
+    r.add_argument("--moving", required=True, help="phase image to align (1 mm)")
+    r.add_argument("--out-image", required=True)
+    r.add_argument("--out-transform", required=True, help="ITK/ANTs .mat (fixed -> moving)")
+    r.add_argument("--qc", required=True, help="QC JSON")
+    r.add_argument("--moving-mask", help="tumour mask on the moving grid")
+    r.add_argument("--out-mask", help="moving mask resampled onto the fixed grid")
+    r.add_argument("--fixed-mask", help="tumour mask on the fixed grid (ROI + Dice)")
+    r.add_argument("--qc-png", help="checkerboard overlay PNG")
+    r.add_argument("--type", default="Rigid", choices=["Rigid", "QuickRigid", "Affine"])
+    r.add_argument("--init", default="identity", choices=["identity", "com"],
+                   help="start from scanner coordinates (identity) or centres of mass")
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--min-ncc", type=float, default=0.5)
+    r.add_argument("--min-dice", type=float, default=0.5)
+    r.add_argument("--max-translation", type=float, default=30.0, help="mm")
+    r.add_argument("--max-rotation", type=float, default=15.0, help="degrees")
+    r.add_argument("--identity", action="store_true",
+                   help="no registration (the reference phase): resample onto FIXED as is")
+    r.add_argument("--patient")
+    r.add_argument("--phase")
+    r.set_defaults(func=_register)
+
+    c = subparsers.add_parser(
+        "crop", help="ROI crops per the study preset (slices2d / voi3d / bbox3d)",
+        description="Crop registered 1 mm images around the tumour as the preset's crop block "
+                    "says; writes arrays (.npz) and metadata (.json).")
+    c.add_argument("--study", required=True, help="study preset YAML")
+    c.add_argument("--patient", required=True)
+    c.add_argument("--image", action="append", required=True, metavar="PHASE=PATH")
+    c.add_argument("--mask", action="append", required=True, metavar="PHASE=PATH")
+    c.add_argument("--out", required=True, help="arrays (.npz)")
+    c.add_argument("--meta", required=True, help="metadata (.json)")
+    c.add_argument("--qc-png", help="montage of the crops")
+    c.set_defaults(func=_crop)
+
+
+def _resample(args) -> int:
+    from hccer.preprocess.imageio import read_image, write_image
+    from hccer.preprocess.resample import resample_image
+
+    img = read_image(args.image, args.patient, "resample")
+    out = resample_image(img, args.spacing, args.interp, patient=args.patient, file=args.image)
+    write_image(out, args.out)
+    print(f"resampled to {'x'.join(map(str, out.GetSize()))} -> {args.out}")
+    return 0
+
+
+def _register(args) -> int:
+    from hccer.preprocess.register import run_register
+
+    rec = run_register(
+        args.fixed, args.moving, args.out_image, args.out_transform, args.qc,
+        moving_mask_path=args.moving_mask, out_mask=args.out_mask,
+        fixed_mask_path=args.fixed_mask, qc_png=args.qc_png, transform_type=args.type,
+        threads=args.threads, seed=args.seed, min_ncc=args.min_ncc, min_dice=args.min_dice,
+        max_translation_mm=args.max_translation, max_rotation_deg=args.max_rotation,
+        identity=args.identity, init=args.init, patient=args.patient, phase=args.phase)
+    m = rec["metrics"]
+    print(f"passed={rec['passed']} ncc {m['ncc_before']:.3f} -> {m['ncc_after']:.3f} "
+          f"({rec['seconds']:.1f} s){' ' + '; '.join(rec['reasons']) if rec['reasons'] else ''}")
+    return 0
+
+
+def _crop(args) -> int:
+    import yaml
+
+    from hccer.errors import ConfigError
+    from hccer.preprocess.crop import run_crop
+
+    try:
+        with open(args.study, encoding="utf-8") as f:
+            study = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read study preset {args.study}: {exc}") from None
+    try:
+        images = _pairs(args.image, "--image")
+        masks = _pairs(args.mask, "--mask")
+    except argparse.ArgumentTypeError as exc:
+        raise ConfigError(str(exc)) from None
+    meta = run_crop(study, args.patient, images, masks, args.out, args.meta, args.qc_png)
+    print(f"crop {meta['mode']}: {meta['arrays']} -> {args.out}")
+    return 0
