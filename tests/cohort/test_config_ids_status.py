@@ -3,7 +3,6 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-
 from hccer.cohort.status import combine, screen_records, summary_markdown
 from hccer.config import check_cross_fields, load_study, validate
 from hccer.errors import ConfigError

@@ -1,6 +1,5 @@
 import pandas as pd
 import pytest
-
 from hccer.cohort.outcome import OutcomePolicy, check_sheet, derive_outcome, flow_counts
 
 POLICY = OutcomePolicy(horizon_days=365, min_followup_days=365)

@@ -1,6 +1,5 @@
 import pandas as pd
 import pytest
-
 from hccer.cohort.split import LeakageError, check_leakage, fold_table, make_split
 
 
