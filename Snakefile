@@ -22,7 +22,9 @@ include: "rules/cohort.smk"
 
 rule all:
     input:
-        final_targets,
+        STATIC_TARGETS,
+        cohort_targets,
+        preprocess_targets,
     default_target: True
 
 
@@ -33,4 +35,5 @@ rule preprocess_only:
 
 rule cohort_only:
     input:
+        STATIC_TARGETS,
         cohort_targets,

@@ -113,17 +113,15 @@ def moving_phases():
 
 
 def preprocess_targets(wildcards):
-    pids = gated_pids()
-    return [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in pids]
+    return [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in gated_pids()]
+
+
+# Targets known before any checkpoint: listed apart so a dry run shows their jobs.
+STATIC_TARGETS = [L.cohort("outcome.tsv"), f"{PRIVATE}/pseudonyms.tsv"]
 
 
 def cohort_targets(wildcards):
-    return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md"),
-            f"{PRIVATE}/pseudonyms.tsv"]
-
-
-def final_targets(wildcards):
-    return preprocess_targets(wildcards) + cohort_targets(wildcards)
+    return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md")]
 
 
 def patient_dir(pid):

@@ -25,10 +25,10 @@ def test_dry_run_builds_the_dag(run_snakemake, tmp_path, study):
 def test_bad_config_gives_one_clear_message(run_snakemake, tmp_path):
     res = run_snakemake("-n", *overrides(tmp_path, "phase_attention"), "registration={type: Elastic}")
     assert res.returncode != 0
-    assert "`registration.type`: 'Elastic' is not one of" in res.stderr
+    assert "`registration.type`: 'Elastic' is not one of" in res.stdout + res.stderr
 
 
 def test_unknown_study_is_named(run_snakemake, tmp_path):
     res = run_snakemake("-n", *overrides(tmp_path, "phase_atention"))
     assert res.returncode != 0
-    assert "'phase_atention' is not one of" in res.stderr
+    assert "'phase_atention' is not one of" in res.stdout + res.stderr
