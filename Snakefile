@@ -2,12 +2,15 @@
 # Run: snakemake --cores all            (the demo study on a synthetic twin, config/config.yaml)
 #      snakemake --cores all --configfile my.yaml   (your cohort; see README)
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default config is found next to this file, so `--directory` may point anywhere.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "report/workflow.rst"
@@ -18,6 +21,7 @@ include: "rules/synth.smk"
 include: "rules/ingest.smk"
 include: "rules/preprocess.smk"
 include: "rules/cohort.smk"
+include: "rules/ledger.smk"
 
 
 rule all:
@@ -25,6 +29,7 @@ rule all:
         STATIC_TARGETS,
         cohort_targets,
         preprocess_targets,
+        model_targets,
     default_target: True
 
 

@@ -120,6 +120,21 @@ def preprocess_targets(wildcards):
 STATIC_TARGETS = [L.cohort("outcome.tsv"), f"{PRIVATE}/pseudonyms.tsv"]
 
 
+# Model tracks register here (in their own .smk): functions of wildcards returning the
+# ledger parts they write and any other final targets. Kept as lists so a track is one include.
+LEDGER_PARTS = []
+MODEL_TARGETS = []
+
+
+def ledger_parts(wildcards):
+    return [p for fn in LEDGER_PARTS for p in fn(wildcards)]
+
+
+def model_targets(wildcards):
+    targets = [t for fn in MODEL_TARGETS for t in fn(wildcards)]
+    return targets + ([L.ledger()] if LEDGER_PARTS else [])
+
+
 def cohort_targets(wildcards):
     return [L.cohort("folds.json"), L.qc("patient_status.tsv"), L.qc("summary.md")]
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.slow
 
 
 def tiny(tmp: Path, study: str, n: int, overrides: dict) -> list[str]:
-    return ["--cores", "2", "--config", f"study={study}", f"results={tmp}/results",
+    return ["--cores", "2", "--directory", str(tmp), "--config", f"study={study}", f"results={tmp}/results",
             f"private={tmp}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": n, "seed": 11, "matrix": 96, "root": f"{tmp}/synthetic"}}),

@@ -43,6 +43,12 @@ class Layout:
     def crop(self, pid: str, mode: str, ext: str) -> str:
         return f"{self.root}/crops/sub-{pid}/sub-{pid}_desc-{mode}.{ext}"
 
+    def ledger(self, part: str | None = None) -> str:
+        """The study ledger, or one model job's part of it (`part` names model/fold/seed)."""
+        if part is None:
+            return f"{self.root}/ledger/ledger.csv"
+        return f"{self.root}/ledger/parts/{part}.csv"
+
     def log(self, rule: str, *keys: str) -> str:
         tail = "_".join(keys) if keys else rule
         return f"{self.root}/logs/{rule}/{tail}.log"
