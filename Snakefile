@@ -21,6 +21,9 @@ include: "rules/synth.smk"
 include: "rules/ingest.smk"
 include: "rules/preprocess.smk"
 include: "rules/cohort.smk"
+include: "rules/ivim.smk"
+include: "rules/radiomics.smk"
+include: "rules/train.smk"
 include: "rules/ledger.smk"
 
 

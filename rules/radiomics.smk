@@ -1,0 +1,1 @@
+# Radiomics, clinical and classical-ML models: per-fold jobs writing ledger parts.

@@ -1,0 +1,1 @@
+# Deep-learning training: one job per (experiment, fold, seed), checkpoints, ledger parts.
