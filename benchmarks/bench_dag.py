@@ -34,7 +34,8 @@ def main() -> int:
     if res.returncode:
         print(res.stderr[-3000:], file=sys.stderr)
         return 1
-    jobs = sum(int(m) for m in re.findall(r"^\S+\s+(\d+)\s*$", res.stdout, re.M))
+    totals = re.findall(r"^total\s+(\d+)\s*$", res.stdout, re.M)
+    jobs = int(totals[0]) if totals else -1
     print(f"study {args.study}: {args.n} patients, dry-run DAG build {dt:.2f} s, "
           f"{jobs} jobs planned up to the first checkpoint")
     return 0
