@@ -50,6 +50,12 @@ rule convert_series:
     output:
         image=L.deriv("{pid}", phase="{phase}", desc="native"),
         sidecar=L.deriv("{pid}", phase="{phase}", desc="native", ext="json"),
+        # A diffusion series also yields its b-values, written next to the 4D image.
+        **(
+            {"bval": L.deriv("{pid}", phase="{phase}", desc="native", ext="bval")}
+            if STUDY["modality"] == "DWI"
+            else {}
+        ),
     params:
         folder=lambda wc: f"{patient_dir(wc.pid)}/{series_of(wc.pid, wc.phase)['folder']}",
     conda:

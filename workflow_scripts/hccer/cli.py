@@ -19,6 +19,10 @@ STEP_MODULES = (
     "hccer.ingest.cli",
     "hccer.preprocess.cli",
     "hccer.cohort.cli",
+    "hccer.ivim.cli",
+    "hccer.radiomics.cli",
+    "hccer.classical.cli",
+    "hccer.dl.cli",
     "hccer.stats.cli",
     "hccer.config_cli",
 )
