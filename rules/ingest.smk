@@ -63,7 +63,7 @@ rule convert_series:
     log:
         log_path("convert_series", "{pid}", "{phase}"),
     group:
-        "patient_ingest"
+        "patient_convert"
     shell:
         "hccer --log {log} convert {params.folder} {output.image} --from-status {input.status} "
         "--phase {wildcards.phase} --patient {wildcards.pid} --sidecar {output.sidecar}"

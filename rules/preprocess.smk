@@ -89,7 +89,9 @@ if masked_moving_phases():
             phase="|".join(masked_moving_phases()),
         params:
             **REGISTER_PARAMS,
-        threads: REG.get("threads", 2)
+        threads: REG.get("threads", 1)
+        group:
+            "patient_register"
         resources:
             mem_mb=config.get("resources", {}).get("register_mem_mb", 4000),
         conda:
@@ -116,7 +118,9 @@ if unmasked_moving_phases():
             phase="|".join(unmasked_moving_phases()),
         params:
             **REGISTER_PARAMS,
-        threads: REG.get("threads", 2)
+        threads: REG.get("threads", 1)
+        group:
+            "patient_register"
         resources:
             mem_mb=config.get("resources", {}).get("register_mem_mb", 4000),
         conda:
@@ -164,7 +168,7 @@ rule crop_patient:
     log:
         log_path("crop_patient", "{pid}"),
     group:
-        "patient_preprocess"
+        "patient_crop"
     shell:
         "hccer --log {log} crop --study {input.study} --patient {wildcards.pid} "
         "{params.pairs} --out {output.arrays} --meta {output.meta} --qc-png {output.png}"
