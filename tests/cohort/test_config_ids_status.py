@@ -90,3 +90,12 @@ def test_status_keeps_first_failure_and_counts():
     assert table.loc["p3", "step"] == "registration"
     md = summary_markdown(table.reset_index(), "demo")
     assert "- excluded: 2" in md and "| registration | phase ART: NCC N < N | 1 |" in md
+
+
+def test_provenance_keeps_no_argument_values():
+    from hccer.jsonio import command_flags
+
+    argv = ["/opt/x/bin/hccer", "--log", "r/l.log", "convert", "dicom/MRN123/SE1", "o.nii.gz",
+            "--patient", "p1", "--sidecar=o.json", "--verbose"]
+    assert command_flags(argv) == ["hccer", "--log", "convert", "--patient", "--sidecar",
+                                   "--verbose"]

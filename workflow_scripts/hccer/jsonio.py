@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from importlib import metadata
@@ -66,8 +67,25 @@ def versions() -> dict[str, str]:
     return out
 
 
+def command_flags(argv: list[str] | None = None) -> list[str]:
+    """The command, its subcommands and option names: values are paths that may hold site
+    codes, so none is kept."""
+    argv = sys.argv if argv is None else argv
+    out = [Path(argv[0]).name] if argv else []
+    after_option = False
+    for tok in argv[1:]:
+        if tok.startswith("--"):
+            out.append(tok.split("=")[0])
+            after_option = "=" not in tok
+        elif not after_option and re.fullmatch(r"[a-z][a-z0-9-]*", tok):
+            out.append(tok)
+        else:
+            after_option = False
+    return out
+
+
 def provenance(seed: int | None = None, **extra: Any) -> dict[str, Any]:
-    """What produced an output: seed, package versions, command line (no data values)."""
-    rec = {"seed": seed, "versions": versions(), "argv": [Path(sys.argv[0]).name, *sys.argv[1:]]}
+    """What produced an output: seed, package versions and option names (no data values)."""
+    rec = {"seed": seed, "versions": versions(), "argv": command_flags()}
     rec.update(extra)
     return rec
