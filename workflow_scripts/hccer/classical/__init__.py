@@ -1,0 +1,1 @@
+"""Clinical variable coding, staging comparators and classical classifiers writing the ledger."""
