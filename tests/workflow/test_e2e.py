@@ -21,7 +21,7 @@ def tiny(tmp: Path, study: str, n: int, overrides: dict) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ct_run(tmp_path_factory):
-    from conftest import snakemake
+    from snakerun import snakemake
 
     tmp = tmp_path_factory.mktemp("e2e_ct")
     args = tiny(tmp, "ct_3dcnn", 10, {"split": {"inner_folds": 2}})
@@ -64,7 +64,7 @@ def test_no_identifying_value_reaches_outputs_or_logs(ct_run):
 
 
 def test_rerun_has_nothing_to_do(ct_run):
-    from conftest import snakemake
+    from snakerun import snakemake
 
     tmp, args = ct_run
     res = snakemake(*args, "-n")
