@@ -1,1 +1,82 @@
 # Deep-learning training: one job per (experiment, fold, seed), checkpoints, ledger parts.
+# A killed job resumes from `resume-<member>.pt` in its model folder: that per-epoch file is
+# deliberately not a declared output, so Snakemake keeps it when a job fails and the rerun
+# continues where it stopped; the job deletes it once the declared outputs are written.
+
+from hccer.dl import experiments as dlx
+
+DEEP = STUDY.get("deep") or {}
+DEEP_RES = DEEP.get("resources") or {}
+DEEP_JOBS = dlx.jobs(STUDY)
+DEEP_CAM = [j for j in DEEP_JOBS if dlx.resolve(DEEP, j[0]).get("gradcam")]
+MODEL_DIR = dlx.model_dir(L.root, "{experiment}", "{fold}", "{seed}")
+
+if DEEP_JOBS:
+    LEDGER_PARTS.append(lambda wc: [L.ledger(dlx.ledger_part(*j)) for j in DEEP_JOBS])
+    MODEL_TARGETS.append(
+        lambda wc: [os.path.join(dlx.model_dir(L.root, *j), "curves.png") for j in DEEP_JOBS]
+        + [os.path.join(dlx.model_dir(L.root, *j), "gradcam") for j in DEEP_CAM]
+    )
+
+
+wildcard_constraints:
+    experiment="|".join(sorted({j[0] for j in DEEP_JOBS})) or "(?!)",
+    fold="[0-9]+",
+    seed="[0-9]+",
+
+
+rule train_model:
+    input:
+        study=STUDY_FILE,
+        folds=L.cohort("folds.json"),
+        outcome=L.cohort("outcome.tsv"),
+        crops=lambda wc: [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in gated_pids()],
+    output:
+        checkpoint=os.path.join(MODEL_DIR, "checkpoint.pt"),
+        history=os.path.join(MODEL_DIR, "history.tsv"),
+        summary=os.path.join(MODEL_DIR, "summary.json"),
+        curves=os.path.join(MODEL_DIR, "curves.png"),
+        ledger=L.ledger(dlx.ledger_part("{experiment}", "{fold}", "{seed}")),
+    params:
+        out_dir=MODEL_DIR,
+        base_seed=SEED,
+        device=DEEP.get("device", "auto"),
+    threads: DEEP_RES.get("threads", 2)
+    resources:
+        mem_mb=DEEP_RES.get("mem_mb", 8000),
+        runtime=DEEP_RES.get("runtime", 720),
+        gpu=DEEP_RES.get("gpu", 1),
+    conda:
+        "../envs/torch.yaml"
+    log:
+        log_path("train_model", "{experiment}", "fold-{fold}", "seed-{seed}"),
+    benchmark:
+        L.benchmark("train_model", "{experiment}", "fold-{fold}", "seed-{seed}")
+    shell:
+        "hccer --log {log} train --study {input.study} --experiment {wildcards.experiment} "
+        "--fold {wildcards.fold} --seed {wildcards.seed} --base-seed {params.base_seed} "
+        "--folds {input.folds} --outcome {input.outcome} --crops {input.crops} "
+        "--out-dir {params.out_dir} --ledger {output.ledger} --device {params.device} "
+        "--threads {threads}"
+
+
+rule explain_model:
+    input:
+        checkpoint=os.path.join(MODEL_DIR, "checkpoint.pt"),
+        folds=L.cohort("folds.json"),
+        crops=lambda wc: [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in gated_pids()],
+    output:
+        directory(os.path.join(MODEL_DIR, "gradcam")),
+    threads: DEEP_RES.get("threads", 2)
+    resources:
+        mem_mb=DEEP_RES.get("mem_mb", 8000),
+        runtime=60,
+    conda:
+        "../envs/torch.yaml"
+    log:
+        log_path("explain_model", "{experiment}", "fold-{fold}", "seed-{seed}"),
+    benchmark:
+        L.benchmark("explain_model", "{experiment}", "fold-{fold}", "seed-{seed}")
+    shell:
+        "hccer --log {log} gradcam --checkpoint {input.checkpoint} --folds {input.folds} "
+        "--crops {input.crops} --out-dir {output} --threads {threads}"

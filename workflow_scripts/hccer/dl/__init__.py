@@ -1,0 +1,8 @@
+"""Deep-learning track: networks, datasets, the training loop and per-fold training jobs.
+
+Small modules, one concern each: `resnet` and `attention` (building blocks), `networks` (the
+registry of trainable networks, chosen by config), `data` (crops to tensors, augmentation),
+`train` (loop, checkpoints, early stopping), `experiments` (config entries to resolved
+settings), `job` (one (experiment, fold, seed) job: train, predict, write the ledger part),
+`gradcam` and `cli`.
+"""

@@ -1,0 +1,120 @@
+"""Grad-CAM at the last pooling layer of the 3D CNN (seed-004 §5, keras-vis `visualize_cam`).
+
+Gradient of the ER logit (index 1, pre-softmax) with respect to the pool-4 activations,
+divided by its maximum magnitude; channel weights = spatial mean of the gradient; map =
+ReLU(sum_c w_c A_c); cubic upsampling to the input size (pool 4 has depth 1 for a 10-slice
+VOI, so the map is the same on every slice); min-max normalised. Ensembles average their
+members' maps. The overlay is drawn on the central axial slice of the model input.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def gradcam(model, x) -> np.ndarray:
+    """Normalised Grad-CAM (B, D, H, W) for a CNN3D `model` and input x (B, C, D, H, W)."""
+    import torch
+    from scipy.ndimage import zoom
+
+    model.eval()
+    acts = {}
+
+    def hook(_module, _inp, out):
+        out.retain_grad()
+        acts["a"] = out
+
+    handle = model.pool4.register_forward_hook(hook)
+    try:
+        x = torch.as_tensor(x, dtype=torch.float32)
+        logits = model(x)["logits"]
+        model.zero_grad(set_to_none=True)
+        logits[:, 1].sum().backward()
+    finally:
+        handle.remove()
+    a, g = acts["a"].detach(), acts["a"].grad.detach()
+    g = g / g.abs().amax(dim=(1, 2, 3, 4), keepdim=True).clamp_min(1e-12)
+    w = g.mean(dim=(2, 3, 4), keepdim=True)
+    cam = torch.relu((w * a).sum(dim=1)).numpy()           # (B, d, h, w)
+    size = x.shape[2:]
+    out = np.zeros((cam.shape[0], *size), np.float32)
+    for i, c in enumerate(cam):
+        up = zoom(c, [s / n for s, n in zip(size, c.shape, strict=True)], order=3,
+                  grid_mode=True, mode="nearest")
+        up = up[: size[0], : size[1], : size[2]]
+        lo, hi = float(up.min()), float(up.max())
+        out[i] = (up - lo) / (hi - lo) if hi > lo else 0.0
+    return out
+
+
+def overlay_png(image: np.ndarray, cam: np.ndarray, path: str | Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3.2, 3.4))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+    ax.imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
+                threads: int | None = None) -> int:
+    """Overlays (PNG) and maps (one npz) for every patient of the checkpoint's fold."""
+    import torch
+
+    from hccer.dl import networks
+    from hccer.dl.data import load_samples
+    from hccer.dl.job import channels_for
+    from hccer.errors import ConfigError
+    from hccer.jsonio import read_json, write_json
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = ck["config"]
+    if cfg["network"] != "cnn3d":
+        raise ConfigError(f"Grad-CAM is defined here for the 3D CNN, not {cfg['network']}")
+    split = read_json(folds)
+    outer = next(f for f in split["folds"] if int(f["fold"]) == int(ck["fold"]))
+    patients = sorted(set(outer["train"]) | set(outer["test"]))
+    cohort = {p: "test" for p in outer["test"]} | {p: "train" for p in outer["train"]}
+    array = (cfg.get("input") or {}).get("array", "x")
+    study_like = {"crop": {"mode": "voi3d"}, "model_phases": cfg.get("input", {}).get("phases")
+                  or []}
+    channels = channels_for(study_like, cfg) if study_like["model_phases"] else None
+    samples = load_samples(crops, patients, array, channels)
+    models = []
+    for state in ck["members"]:
+        m = networks.build(cfg["network"], cfg.get("net"), input_shape=tuple(ck["input_shape"]))
+        m.load_state_dict(state)
+        models.append(m)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    maps = {}
+    for i, pid in enumerate(samples.patients):
+        x = samples.x[samples.patient_index == i]
+        cam = np.mean([gradcam(m, x) for m in models], axis=0)[0]
+        with torch.no_grad():
+            p = float(np.mean([torch.softmax(m(torch.from_numpy(x))["logits"], 1)[0, 1]
+                               for m in models]))
+        zc = x.shape[2] // 2
+        overlay_png(x[0, 0, zc], cam[zc], out / f"sub-{pid}_gradcam.png",
+                    f"{pid} ({cohort[pid]}) P(ER) {p:.2f}")
+        maps[pid] = cam[zc]
+    np.savez_compressed(out / "gradcam_maps.npz", **maps)
+    write_json(out / "index.json", {"experiment": ck["experiment"], "fold": ck["fold"],
+                                    "layer": "pool4", "target": "ER logit",
+                                    "patients": {p: cohort[p] for p in maps}})
+    log.info("Grad-CAM overlays for %d patients written to %s", len(maps), out)
+    return len(maps)

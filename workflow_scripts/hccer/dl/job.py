@@ -1,0 +1,209 @@
+"""One training job = (experiment, outer fold, seed): read the declared split and the crops,
+train on the fold's training side only, score the held-out side, write checkpoint, history,
+curve figure, summary and the ledger part.
+
+Cross-validation presets score the outer test fold (ledger cohort `test`, with the fold).
+Hold-out presets with `ensemble: inner_folds` train one member per inner fold (early stopping
+on that fold's validation patients, never the test set) and score train (cohort `train`,
+apparent) and test with the mean member probability.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hccer.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+
+def train_config(cfg: dict):
+    from hccer.dl.train import TrainConfig
+
+    if cfg["augment"] not in ("none", "flips_rot90", "expand7"):
+        raise ConfigError(f"deep: augment must be none, flips_rot90 or expand7, not "
+                          f"{cfg['augment']!r}")
+    if cfg["class_weights"] not in ("none", "balanced"):
+        raise ConfigError("deep: class_weights must be none or balanced")
+    return TrainConfig(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
+                       lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]),
+                       augment=cfg["augment"], class_weights=cfg["class_weights"],
+                       joint_weights=tuple(cfg["joint_weights"]),
+                       early_stopping=cfg["early_stopping"], amp=bool(cfg["amp"]))
+
+
+def channels_for(study: dict, cfg: dict) -> list[int] | None:
+    """Indices into the crop's phase axis of the phases the experiment reads."""
+    wanted = (cfg.get("input") or {}).get("phases")
+    if not wanted:
+        return None
+    have = (list(study.get("phases", [])) if study["crop"]["mode"] == "slices2d"
+            else list(study.get("model_phases", study.get("phases", []))))
+    missing = [p for p in wanted if p not in have]
+    if missing:
+        raise ConfigError(f"deep: experiment {cfg['name']} reads phase(s) {missing} that the "
+                          f"crops do not hold ({have})")
+    return [have.index(p) for p in wanted]
+
+
+def build_model(cfg: dict, x_shape: tuple, seed: int):
+    """The network with its initial weights drawn from `seed` (and pretrained trunks)."""
+    import torch
+
+    from hccer.dl import networks
+    from hccer.dl.resnet import load_pretrained
+
+    torch.manual_seed(seed)
+    model = networks.build(cfg["network"], cfg.get("net"), n_phases=int(x_shape[0]),
+                           input_shape=tuple(x_shape))
+    digests = []
+    if cfg.get("pretrained"):
+        trunks = model.trunks() if hasattr(model, "trunks") else []
+        if not trunks:
+            raise ConfigError(f"deep: network {cfg['network']} takes no pretrained weights")
+        digests = [load_pretrained(t, cfg["pretrained"]) for t in trunks]
+    return model, (digests[0] if digests else None)
+
+
+def permuted(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Labels shuffled among patients: the permutation control keeps class balance."""
+    return np.random.default_rng([seed, 7919]).permutation(labels)
+
+
+def _members(split: dict, cfg: dict, fold: int) -> tuple[list, list, list]:
+    outer = next((f for f in split["folds"] if int(f["fold"]) == fold), None)
+    if outer is None:
+        raise ConfigError(f"fold {fold} is not in folds.json (folds "
+                          f"{[f['fold'] for f in split['folds']]})")
+    train, test = list(outer["train"]), list(outer["test"])
+    if cfg["ensemble"] == "inner_folds":
+        inner = split.get("inner_folds") or []
+        if not inner:
+            raise ConfigError(f"deep: experiment {cfg['name']} ensembles inner folds but "
+                              "folds.json has none (set split.inner_folds)")
+        members = [(list(f["train"]), list(f["validation"])) for f in inner]
+    elif cfg["ensemble"] == "none":
+        members = [(train, None)]
+    else:
+        raise ConfigError("deep: ensemble must be none or inner_folds")
+    return train, test, members
+
+
+def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str],
+            folds_path: str, outcome_path: str, out_dir: str, ledger_path: str,
+            device: str | None = None, threads: int | None = None,
+            base_seed: int = 0) -> dict:
+    import torch
+
+    from hccer.dl import experiments
+    from hccer.dl.clinical import clinical_vector
+    from hccer.dl.data import load_samples
+    from hccer.dl.figures import curves
+    from hccer.dl.networks import uses_clinical
+    from hccer.dl.train import fit, patient_scores, predict, resolve_device, set_determinism
+    from hccer.jsonio import provenance, read_json, write_json, write_text
+    from hccer.stats.ledger import validate_ledger
+    from hccer.stats.roc import auc
+
+    t_start = time.perf_counter()
+    deep = study.get("deep") or {}
+    cfg = experiments.resolve(deep, experiment)
+    tcfg = train_config(cfg)
+    dev = resolve_device(device or deep.get("device", "auto"))
+    if threads:
+        torch.set_num_threads(int(threads))
+    set_determinism(dev)
+    split = read_json(folds_path)
+    if split["method"] == "kfold" and cfg["score_train"]:
+        raise ConfigError("deep: score_train would give one apparent row per fold for the "
+                          "same patient; use it with hold-out splits only")
+    outcome = pd.read_csv(outcome_path, sep="\t", dtype={"patient": str}, keep_default_na=False)
+    er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
+    train, test, members = _members(split, cfg, fold)
+    if not test or not train:
+        raise InputError(f"fold {fold} has {len(train)} training and {len(test)} test "
+                         "patients; both sides are needed", file=folds_path)
+    patients = sorted(set(train) | set(test))
+    run_seed = int(base_seed) + 1009 * int(fold) + int(seed)
+    array = (cfg.get("input") or {}).get("array", "x")
+    samples = load_samples(crops, patients, array, channels_for(study, cfg))
+    labels = np.array([er[p] for p in patients])
+    train_labels = dict(zip(train, (permuted(np.array([er[p] for p in train]), run_seed)
+                                    if cfg["permute_labels"] else [er[p] for p in train]),
+                            strict=True))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    model, digest = build_model(cfg, samples.x.shape[1:], run_seed)
+    clin_all = (clinical_vector(outcome, patients, deep.get("clinical_columns"),
+                                file=outcome_path) if uses_clinical(model) else None)
+
+    def clin(pids):
+        return None if clin_all is None else clin_all[[patients.index(p) for p in pids]]
+
+    states, histories = [], []
+    probs_by_member = []
+    for m, (tr, va) in enumerate(members):
+        if m:
+            model, _ = build_model(cfg, samples.x.shape[1:], run_seed + m)
+        tag = f"{experiment} fold {fold} seed {seed}" + (f" member {m}" if len(members) > 1
+                                                          else "")
+        hist = fit(model, samples.subset(tr), np.array([train_labels[p] for p in tr]), tcfg,
+                   seed=run_seed + m, device=dev, clinical=clin(tr),
+                   val=samples.subset(va) if va else None,
+                   val_labels=np.array([train_labels[p] for p in va]) if va else None,
+                   val_clinical=clin(va) if va else None,
+                   resume=out / f"resume-{m}.pt", tag=tag)
+        histories += [dict(h, member=m) for h in hist]
+        states.append({k: v.cpu() for k, v in model.state_dict().items()})
+        p = predict(model, samples, clin_all, dev, tcfg.batch_size, tcfg.amp)
+        probs_by_member.append(patient_scores(p, samples.patient_index, len(patients)))
+    score = np.mean(probs_by_member, axis=0)
+
+    rows = []
+    times = outcome.set_index("patient")
+    cohorts = [("test", test)] + ([("train", train)] if cfg["score_train"] else [])
+    for cohort, pids in cohorts:
+        for pid in pids:
+            i = patients.index(pid)
+            t, e = times.loc[pid, "time_days"], times.loc[pid, "event"]
+            rows.append({"patient_id": pid, "model": experiment, "score": float(score[i]),
+                         "label": int(labels[i]), "cohort": cohort, "fold": int(fold),
+                         "seed": int(seed), "time": float(t) if str(t) != "" else np.nan,
+                         "event": int(float(e)) if str(e) != "" else np.nan})
+    ledger = validate_ledger(pd.DataFrame(rows), file=ledger_path)
+    Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
+    write_text(ledger_path, ledger.to_csv(index=False))
+    hist = pd.DataFrame(histories)
+    write_text(out / "history.tsv", hist.to_csv(sep="\t", index=False, float_format="%.6g"))
+    curves(hist, out / "curves.png", f"{experiment} fold {fold} seed {seed}")
+    torch.save({"experiment": experiment, "config": cfg, "fold": fold, "seed": seed,
+                "run_seed": run_seed, "input_shape": list(samples.x.shape[1:]),
+                "members": states}, out / "checkpoint.pt")
+    for m in range(len(members)):
+        (out / f"resume-{m}.pt").unlink(missing_ok=True)
+    def _auc(pids):
+        y = [er[p] for p in pids]
+        s = [score[patients.index(p)] for p in pids]
+        return float(auc(np.array(s), np.array(y))) if 0 < sum(y) < len(y) else None
+
+    summary = {"experiment": experiment, "fold": fold, "seed": seed, "device": str(dev),
+               "n_train_patients": len(train), "n_test_patients": len(test),
+               "n_train_samples": int(np.isin(samples.patient_index,
+                                              [patients.index(p) for p in train]).sum()),
+               "aggregation": "patient score = mean of its samples' probabilities"
+                              + (" averaged over inner-fold members" if len(members) > 1
+                                 else ""),
+               "test_auc": _auc(test), "train_auc_apparent": _auc(train),
+               "epochs_run": [int(hist[hist.member == m].epoch.max()) for m in
+                              range(len(members))],
+               "seconds": time.perf_counter() - t_start, "pretrained_sha256": digest,
+               "config": cfg, "provenance": provenance(run_seed, threads=threads)}
+    write_json(out / "summary.json", summary)
+    log.info("%s fold %d seed %d done: test AUC %s (%d test patients) in %.0f s", experiment,
+             fold, seed, summary["test_auc"], len(test), summary["seconds"])
+    return summary
