@@ -35,7 +35,13 @@ rule train_model:
         checkpoint=os.path.join(MODEL_DIR, "checkpoint.pt"),
         history=os.path.join(MODEL_DIR, "history.tsv"),
         summary=os.path.join(MODEL_DIR, "summary.json"),
-        curves=os.path.join(MODEL_DIR, "curves.png"),
+        curves=report(
+            os.path.join(MODEL_DIR, "curves.png"),
+            category="Training",
+            subcategory="{experiment}",
+            caption="../report/train_curves.rst",
+            labels={"experiment": "{experiment}", "fold": "{fold}", "seed": "{seed}"},
+        ),
         ledger=L.ledger(dlx.ledger_part("{experiment}", "{fold}", "{seed}")),
     params:
         out_dir=MODEL_DIR,

@@ -99,3 +99,16 @@ def test_provenance_keeps_no_argument_values():
             "--patient", "p1", "--sidecar=o.json", "--verbose"]
     assert command_flags(argv) == ["hccer", "--log", "convert", "--patient", "--sidecar",
                                    "--verbose"]
+
+
+def test_command_line_strings_are_coerced_to_schema_types():
+    from hccer.config import coerce
+
+    schema = {"type": "object", "properties": {
+        "n": {"type": "integer"}, "ok": {"type": "boolean"}, "x": {"type": ["number", "null"]},
+        "name": {"type": "string"},
+        "runs": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"epochs": {"type": "integer"}}}}}}
+    got = coerce({"n": "24", "ok": "true", "x": "null", "name": "007",
+                  "runs": {"a": {"epochs": "3"}}}, schema)
+    assert got == {"n": 24, "ok": True, "x": None, "name": "007", "runs": {"a": {"epochs": 3}}}

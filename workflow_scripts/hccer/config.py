@@ -53,8 +53,11 @@ def coerce(data, schema: dict):
     """
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else list(types)
-    if isinstance(data, dict) and "properties" in schema:
-        return {k: coerce(v, schema["properties"].get(k, {})) for k, v in data.items()}
+    if isinstance(data, dict) and ("properties" in schema or "additionalProperties" in schema):
+        extra = schema.get("additionalProperties")
+        extra = extra if isinstance(extra, dict) else {}
+        props = schema.get("properties", {})
+        return {k: coerce(v, props.get(k, extra)) for k, v in data.items()}
     if isinstance(data, list) and isinstance(schema.get("items"), dict):
         return [coerce(v, schema["items"]) for v in data]
     return _coerce_scalar(data, types)
