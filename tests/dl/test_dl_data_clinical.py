@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hccer.dl import data
-from hccer.dl.clinical import clinical_vector
+from hccer.dl.job import clinical_inputs
 from hccer.dl.train import patient_scores
 from hccer.errors import InputError
 
@@ -82,20 +82,23 @@ def test_load_samples_volume(tmp_path):
     assert s.x.shape == (1, 1, 10, 6, 6)
 
 
-def test_clinical_vector_cut_offs_and_bclc_coding():
+def test_clinical_vector_cut_offs_and_bclc_coding(project_root):
+    import yaml
+
+    study = yaml.safe_load((project_root / "config" / "studies" / "phase_attention.yaml")
+                           .read_text())
     df = pd.DataFrame({
         "patient": ["a", "b", "c"], "age_years": ["60", "59.9", "70"],
         "tumor_size_mm": ["50", "49", "120"], "portal_vein_invasion": ["yes", "no", "no"],
         "nlr": ["2.8", "2.79", "3"], "tbil_umol_l": ["20.5", "20.4", "8"],
         "afp_ug_l": ["9", "8.9", "400"], "bclc_stage": ["0", "A", "C"]})
-    v = clinical_vector(df, ["c", "a", "b"])
+    # seed-000-001 §2: c1..c6 cut-offs (>=), then BCLC 0 -> 000, A -> 001, B -> 010, C -> 100
+    v = clinical_inputs(study, df, ["c", "a", "b"], "outcome.tsv")
     assert v.tolist() == [[1, 1, 0, 1, 0, 1, 1, 0, 0],
                           [1, 1, 1, 1, 1, 1, 0, 0, 0],
                           [0, 0, 0, 0, 0, 0, 0, 0, 1]]
-    df.loc[1, "bclc_stage"] = "D"
-    with pytest.raises(InputError, match="patient b.*BCLC"):
-        clinical_vector(df, ["b"])
-    df.loc[1, "bclc_stage"] = "B"
     df.loc[1, "afp_ug_l"] = ""
-    with pytest.raises(InputError, match="patient b.*afp_ug_l"):
-        clinical_vector(df, ["b"])
+    with pytest.raises(InputError, match="afp_ug_l.*patient.*b"):
+        clinical_inputs(study, df, ["b"], "outcome.tsv")
+    with pytest.raises(InputError, match="not in the outcome table"):
+        clinical_inputs(study, df, ["zz"], "outcome.tsv")

@@ -107,12 +107,27 @@ def _cohort(tmp_path, n=12, mode="slices2d"):
     return crops
 
 
+# seed-000-001 §2: the 9-element vector, as the phase_attention preset codes it
+CLINICAL_9 = [
+    {"name": "c1", "column": "age_years", "ge": 60},
+    {"name": "c2", "column": "tumor_size_mm", "ge": 50},
+    {"name": "c3", "column": "portal_vein_invasion", "equals": "yes"},
+    {"name": "c4", "column": "nlr", "ge": 2.8},
+    {"name": "c5", "column": "tbil_umol_l", "ge": 20.5},
+    {"name": "c6", "column": "afp_ug_l", "ge": 9},
+    {"name": "c7", "column": "bclc_stage", "equals": "C"},
+    {"name": "c8", "column": "bclc_stage", "equals": "B"},
+    {"name": "c9", "column": "bclc_stage", "equals": "A"},
+]
+
+
 def test_cv_job_writes_ledger_history_and_curves(tmp_path):
     from hccer.dl.job import run_job
     from hccer.stats.ledger import read_ledger
 
     crops = _cohort(tmp_path)
     study = {"key": "t", "phases": ["NC", "ART", "PV"], "crop": {"mode": "slices2d"},
+             "clinical": {"variables": CLINICAL_9},
              "deep": {"device": "cpu", "experiments": {"m": {
                  "network": "branches", "epochs": 2, "batch_size": 4, "lr": 1e-3,
                  "augment": "flips_rot90", "input": {"array": "x", "phases": ["ART", "PV"]},

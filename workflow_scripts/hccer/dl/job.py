@@ -101,7 +101,6 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     import torch
 
     from hccer.dl import experiments
-    from hccer.dl.clinical import clinical_vector
     from hccer.dl.data import load_samples
     from hccer.dl.figures import curves
     from hccer.dl.networks import uses_clinical
@@ -139,8 +138,8 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model, digest = build_model(cfg, samples.x.shape[1:], run_seed)
-    clin_all = (clinical_vector(outcome, patients, deep.get("clinical_columns"),
-                                file=outcome_path) if uses_clinical(model) else None)
+    clin_all = (clinical_inputs(study, outcome, patients, outcome_path)
+                if uses_clinical(model) else None)
 
     def clin(pids):
         return None if clin_all is None else clin_all[[patients.index(p) for p in pids]]
@@ -207,3 +206,18 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     log.info("%s fold %d seed %d done: test AUC %s (%d test patients) in %.0f s", experiment,
              fold, seed, summary["test_auc"], len(test), summary["seconds"])
     return summary
+
+
+def clinical_inputs(study: dict, outcome: pd.DataFrame, patients: list[str], file) -> np.ndarray:
+    """The fusion models' clinical vector: the study's coded `clinical.variables` (for the CT
+    papers the 9 binary elements of seed-000-001 §2), coded once for every track."""
+    from hccer.classical.clinical import code_table
+
+    specs = (study.get("clinical") or {}).get("variables")
+    if not specs:
+        raise ConfigError("deep: a fusion model needs the study's clinical.variables")
+    table = outcome.set_index("patient")
+    missing = [p for p in patients if p not in table.index]
+    if missing:
+        raise InputError(f"patient(s) {missing[:5]} not in the outcome table", file=file)
+    return code_table(table.loc[patients], specs, file).to_numpy(np.float32)
