@@ -1,5 +1,6 @@
-"""Tiny real runs through Snakemake: each CT preset's networks train 1-2 epochs on a small
-synthetic twin, write ledger parts, and the gathered ledger holds their rows."""
+"""Tiny real runs through Snakemake: the 2D CT presets' networks train 1 epoch on a small
+synthetic twin, write ledger parts, and the gathered ledger holds their rows. The 3D CNN of
+ct_3dcnn trains inside the full-workflow run of tests/workflow/test_e2e.py."""
 
 import json
 from pathlib import Path
@@ -21,11 +22,6 @@ CASES = {
         "deep": dict(DEEP_TINY, run=["r50_stack3_fusD_joint", "r50_stack3_fusA"],
                      defaults={"epochs": 1},
                      experiments={"r50_stack3": {"net": {"width": 4}}})}),
-    "ct_3dcnn": (10, {
-        "split": {"inner_folds": 2}, "crop": {"size": [10, 48, 48]},
-        "deep": dict(DEEP_TINY, run=["cnn3d_ss", "cnn3d_nss"],
-                     defaults={"epochs": 2, "early_stopping": {"patience": 1}},
-                     experiments={"cnn3d_ss": {"net": {"width": 2, "dense": [16, 8, 8]}}})}),
 }
 
 
@@ -38,12 +34,10 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
                 "n": n, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),
             "study_overrides=" + json.dumps(overrides)]
     root = tmp_path / "results" / study
-    n_folds = 2 if study != "ct_3dcnn" else 1
+    n_folds = 2
     # this track's targets only: other tracks' models are not under test here
     targets = [str(root / "ledger" / "parts" / f"dl_{m}_fold-{k}_seed-0.csv")
                for m in overrides["deep"]["run"] for k in range(n_folds)]
-    if study == "ct_3dcnn":
-        targets.append(str(root / "models" / "cnn3d_ss" / "fold-0_seed-0" / "gradcam"))
     res = run_snakemake(*targets, *args, cwd=ROOT, timeout=1500)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     from hccer.stats.ledger import read_ledger
@@ -59,8 +53,3 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
             job = root / "models" / model / f"fold-{f['fold']}_seed-0"
             assert (job / "history.tsv").is_file() and (job / "curves.png").is_file()
             assert not list(job.glob("resume-*.pt"))
-    if study == "ct_3dcnn":
-        assert (ledger.cohort == "train").any()
-        cams = list((root / "models" / "cnn3d_ss" / "fold-0_seed-0" / "gradcam")
-                    .glob("sub-*_gradcam.png"))
-        assert len(cams) == len(folds["folds"][0]["train"]) + len(folds["folds"][0]["test"])

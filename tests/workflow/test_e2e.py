@@ -19,12 +19,19 @@ def tiny(tmp: Path, study: str, n: int, overrides: dict) -> list[str]:
             "study_overrides=" + json.dumps(overrides)]
 
 
+# Small VOIs and a narrow 3D CNN for 2 epochs: the whole workflow, training included, in minutes.
+CT_TINY = {"split": {"inner_folds": 2}, "crop": {"size": [10, 48, 48]},
+           "deep": {"device": "cpu", "resources": {"threads": 1, "mem_mb": 2000},
+                    "defaults": {"epochs": 2, "early_stopping": {"patience": 1}},
+                    "experiments": {"cnn3d_ss": {"net": {"width": 2, "dense": [16, 8, 8]}}}}}
+
+
 @pytest.fixture(scope="module")
 def ct_run(tmp_path_factory):
     from snakerun import snakemake
 
     tmp = tmp_path_factory.mktemp("e2e_ct")
-    args = tiny(tmp, "ct_3dcnn", 10, {"split": {"inner_folds": 2}})
+    args = tiny(tmp, "ct_3dcnn", 10, CT_TINY)
     res = snakemake(*args, timeout=1500)
     assert res.returncode == 0, (res.stdout[-4000:] + res.stderr[-6000:])
     return tmp, args
@@ -43,8 +50,8 @@ def test_outputs_exist_and_are_consistent(ct_run):
     assert tested <= set(included)
     for pid in included:
         crop = np.load(root / "crops" / f"sub-{pid}" / f"sub-{pid}_desc-voi3d.npz")
-        assert crop["SS"].shape[-3:] == (10, 150, 150)
-        assert crop["NSS"].shape[-3:] == (10, 150, 150)
+        assert crop["SS"].shape[-3:] == (10, 48, 48)
+        assert crop["NSS"].shape[-3:] == (10, 48, 48)
 
 
 def test_no_identifying_value_reaches_outputs_or_logs(ct_run):
@@ -70,3 +77,26 @@ def test_rerun_has_nothing_to_do(ct_run):
     res = snakemake(*args, "-n")
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_both_3d_cnns_write_ledger_rows_and_gradcam(ct_run):
+    import pandas as pd
+    from hccer.stats.ledger import read_ledger
+
+    tmp, _ = ct_run
+    root = tmp / "results" / "ct_3dcnn"
+    ledger = read_ledger(root / "ledger" / "ledger.csv")
+    folds = json.loads((root / "cohort" / "folds.json").read_text())
+    train, test = folds["folds"][0]["train"], folds["folds"][0]["test"]
+    for model in ("cnn3d_ss", "cnn3d_nss"):
+        rows = ledger[ledger.model == model]
+        assert sorted(rows[rows.cohort == "test"].patient_id) == sorted(test)
+        assert sorted(rows[rows.cohort == "train"].patient_id) == sorted(train)
+        assert rows.score.between(0, 1).all()
+        job = root / "models" / model / "fold-0_seed-0"
+        assert (job / "history.tsv").is_file() and (job / "curves.png").is_file()
+        assert not list(job.glob("resume-*.pt"))
+    cams = list((root / "models" / "cnn3d_ss" / "fold-0_seed-0" / "gradcam")
+                .glob("sub-*_gradcam.png"))
+    assert len(cams) == len(train) + len(test)
+    assert isinstance(ledger, pd.DataFrame)
