@@ -112,3 +112,16 @@ def test_command_line_strings_are_coerced_to_schema_types():
     got = coerce({"n": "24", "ok": "true", "x": "null", "name": "007",
                   "runs": {"a": {"epochs": "3"}}}, schema)
     assert got == {"n": 24, "ok": True, "x": None, "name": "007", "runs": {"a": {"epochs": 3}}}
+
+
+def test_overrides_apply_to_their_study_only(cfg, project_root):
+    c = copy.deepcopy(cfg)
+    c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": 2}}}
+    c["study_overrides"] = {"outcome": {"min_followup_days": 700}}
+    ct = load_study(dict(c, study="ct_3dcnn"), project_root)
+    assert ct["split"]["inner_folds"] == 2 and ct["outcome"]["min_followup_days"] == 700
+    iv = load_study(dict(c, study="ivim_vit"), project_root)
+    assert iv["split"]["inner_folds"] == 5
+    c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": "two"}}}
+    with pytest.raises(ConfigError, match="with overrides"):
+        load_study(dict(c, study="ct_3dcnn"), project_root)

@@ -119,9 +119,10 @@ def load_study(config: dict, root: str | Path) -> dict:
     """The study preset with `study_overrides` from the config merged in, validated."""
     root = Path(root)
     path = root / "config" / "studies" / f"{config['study']}.yaml"
-    raw = deep_merge(load_yaml(path), config.get("study_overrides") or {})
-    what = f"study preset {path.name}" + (" with study_overrides" if
-                                            config.get("study_overrides") else "")
+    by_study = (config.get("overrides_by_study") or {}).get(config["study"]) or {}
+    raw = deep_merge(deep_merge(load_yaml(path), by_study), config.get("study_overrides") or {})
+    what = f"study preset {path.name}" + (" with overrides" if
+                                            by_study or config.get("study_overrides") else "")
     study = validate(raw, root / "config" / "schemas" / "study.schema.yaml", what)
     check_cross_fields(config, study)
     return study
