@@ -24,7 +24,10 @@ include: "rules/cohort.smk"
 include: "rules/ivim.smk"
 include: "rules/radiomics.smk"
 include: "rules/train.smk"
+include: "rules/vit.smk"
 include: "rules/ledger.smk"
+include: "rules/paper.smk"
+include: "rules/report.smk"
 
 
 rule all:
@@ -33,6 +36,8 @@ rule all:
         cohort_targets,
         preprocess_targets,
         model_targets,
+        paper_targets,
+        REPORT_TARGETS,
     default_target: True
 
 
@@ -45,3 +50,8 @@ rule cohort_only:
     input:
         STATIC_TARGETS,
         cohort_targets,
+
+
+rule paper_only:
+    input:
+        paper_targets,

@@ -177,4 +177,6 @@ def crop_input_files(wc):
     files = crop_inputs(wc)
     named = {f"image_{k}": v for k, v in files["images"].items()}
     named.update({f"mask_{k}": v for k, v in files["masks"].items()})
+    if STUDY["modality"] == "DWI":  # b-values, read beside the resampled stack
+        named["bval"] = L.deriv(wc.pid, phase=REF, desc="resampled", ext="bval")
     return dict(named, study=STUDY_FILE)

@@ -42,6 +42,24 @@ rule resample_mask:
         "--interp label --patient {wildcards.pid}"
 
 
+if STUDY["modality"] == "DWI":
+
+    # Resampling moves voxels, not b-values: the bbox3d crop reads them beside its input stack.
+    rule copy_bvals:
+        input:
+            L.deriv("{pid}", phase="{phase}", desc="native", ext="bval"),
+        output:
+            L.deriv("{pid}", phase="{phase}", desc="resampled", ext="bval"),
+        conda:
+            "../envs/imaging.yaml"
+        log:
+            log_path("copy_bvals", "{pid}", "{phase}"),
+        group:
+            "patient_preprocess"
+        shell:
+            "cp {input} {output} 2> {log}"
+
+
 # Two variants of one step: phases with their own tumour mask carry it into the reference
 # space (and QC their overlap); phases without one are checked on image similarity alone.
 REGISTER_OUTPUTS = dict(

@@ -10,6 +10,12 @@ DEEP_RES = DEEP.get("resources") or {}
 DEEP_JOBS = dlx.jobs(STUDY)
 DEEP_CAM = [j for j in DEEP_JOBS if dlx.resolve(DEEP, j[0]).get("gradcam")]
 MODEL_DIR = dlx.model_dir(L.root, "{experiment}", "{fold}", "{seed}")
+# the classical track's outputs that tabular experiments (DLRCR) read; None: not made here
+DEEP_TABULAR = {
+    "radiomics_features": RAD_TABLE.format(reader="r1") if RAD and CLASSICAL else None,
+    "radiomics_record": RAD_RECORD if RAD and CLASSICAL else None,
+    "clinical_record": CLIN_RECORD if CLIN else None,
+}
 
 if DEEP_JOBS:
     LEDGER_PARTS.append(lambda wc: [L.ledger(dlx.ledger_part(*j)) for j in DEEP_JOBS])
@@ -27,6 +33,10 @@ wildcard_constraints:
 
 rule train_model:
     input:
+        # tabular experiments: classical records; init_from: the candidates' jobs (else none)
+        unpack(
+            lambda wc: dlx.extra_inputs(DEEP, wc.experiment, wc.fold, wc.seed, L.root, DEEP_TABULAR)
+        ),
         study=STUDY_FILE,
         folds=L.cohort("folds.json"),
         outcome=L.cohort("outcome.tsv"),
@@ -47,6 +57,9 @@ rule train_model:
         out_dir=MODEL_DIR,
         base_seed=SEED,
         device=DEEP.get("device", "auto"),
+        extra=lambda wc: dlx.extra_args(
+            dlx.extra_inputs(DEEP, wc.experiment, wc.fold, wc.seed, L.root, DEEP_TABULAR)
+        ),
     threads: DEEP_RES.get("threads", 2)
     resources:
         mem_mb=DEEP_RES.get("mem_mb", 8000),
@@ -63,7 +76,7 @@ rule train_model:
         "--fold {wildcards.fold} --seed {wildcards.seed} --base-seed {params.base_seed} "
         "--folds {input.folds} --outcome {input.outcome} --crops {input.crops} "
         "--out-dir {params.out_dir} --ledger {output.ledger} --device {params.device} "
-        "--threads {threads}"
+        "--threads {threads} {params.extra}"
 
 
 rule explain_model:

@@ -122,10 +122,12 @@ def _overfit(model, x, clinical=None, steps=60, lr=3e-3):
     ("cnn3d", {"width": 4, "dense": (32, 16, 8), "dropout": 0.0}, (8, 1, 10, 24, 24)),
 ])
 def test_one_batch_overfit(name, net, shape):
+    # The 3D CNN's loss spikes at lr 3e-3 (thread-count dependent); 1e-3 converges on any.
+    lr, steps = (1e-3, 100) if name == "cnn3d" else (3e-3, 60)
     torch.manual_seed(0)
     x = torch.rand(*shape)
     model = networks.build(name, net, n_phases=shape[1], input_shape=shape[1:])
     clinical = torch.rand(shape[0], 9) if networks.uses_clinical(model) else None
-    loss, acc = _overfit(model, x, clinical)
+    loss, acc = _overfit(model, x, clinical, steps=steps, lr=lr)
     assert acc == 1.0
     assert loss < 0.2

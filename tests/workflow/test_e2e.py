@@ -1,5 +1,6 @@
 """A tiny real run: synthetic twin -> triage -> NIfTI -> 1 mm -> ANTs -> crops -> folds -> status
--> report, then privacy and resume checks on what it wrote."""
+-> models -> published-vs-reproduced, TRIPOD+AI, provenance -> `snakemake --report`, then
+privacy and resume checks on what it wrote."""
 
 import csv
 import json
@@ -54,8 +55,20 @@ def test_outputs_exist_and_are_consistent(ct_run):
         assert crop["NSS"].shape[-3:] == (10, 48, 48)
 
 
-def test_no_identifying_value_reaches_outputs_or_logs(ct_run):
+@pytest.fixture(scope="module")
+def ct_report(ct_run):
+    from snakerun import snakemake
+
+    tmp, args = ct_run
+    report = tmp / "results" / "report.html"
+    res = snakemake(*args, "--report", str(report), timeout=600)
+    assert res.returncode == 0, (res.stdout[-4000:] + res.stderr[-6000:])
+    return report
+
+
+def test_no_identifying_value_reaches_outputs_or_logs(ct_run, ct_report):
     tmp, _ = ct_run
+    assert ct_report.is_file()  # the report is scanned with the results
     canaries = [c.strip() for c in (tmp / "synthetic" / "ct_3dcnn_n10_seed11" /
                                      "canaries.txt").read_text().splitlines() if c.strip()]
     assert len(canaries) > 10
@@ -100,3 +113,107 @@ def test_both_3d_cnns_write_ledger_rows_and_gradcam(ct_run):
                 .glob("sub-*_gradcam.png"))
     assert len(cams) == len(train) + len(test)
     assert isinstance(ledger, pd.DataFrame)
+
+
+def test_report_has_every_category_and_the_reproduction_files(ct_run, ct_report):
+    tmp, _ = ct_run
+    html = ct_report.read_text(encoding="utf-8")
+    for category in ("ct_3dcnn", "Reproduction", "Tables", "QC", "Training"):
+        assert f'"{category}"' in html, category
+    for name in ("comparison.md", "comparison.tsv", "tripod_ai.md", "provenance.json",
+                 "summary.md", "desc-registration_qc.png", "curves.png"):
+        assert name in html, name
+    # front page and captions read the run and the config
+    assert "hccer run of study" in html and "10 found" in html
+    assert "Youden" in html and "exact binomial" not in html
+    assert "hccer-demo-salt-change-me" not in html
+
+
+def test_reproduction_outputs(ct_run):
+    import pandas as pd
+
+    tmp, _ = ct_run
+    root = tmp / "results" / "ct_3dcnn"
+    table = pd.read_csv(root / "comparison.tsv", sep="\t")
+    # every published number of the preset is a row: reproduced, or with its reason
+    from hccer.config import load_yaml
+
+    published = load_yaml(root / "published.yaml")
+    assert len(table) == len(published["items"])
+    assert set(table.model) >= {"cnn3d_ss", "cnn3d_nss", "cnn3d_ss_reader2"}
+    assert (table.loc[table.status != "ok", "reason"].str.len() > 10).all()
+    assert (table.status == "ok").any()
+    md = (root / "comparison.md").read_text()
+    assert "Synthetic twin cohort" in md and "n = 10 simulated patients, seed 11" in md
+    assert "Oracle AUC" in md
+    tripod = (root / "tripod_ai.md").read_text()
+    assert tripod.count("\n| ") >= 52
+    for link in set(__import__("re").findall(r"\]\(([^)]+)\)", tripod)):
+        assert (root / link).exists(), link
+    prov = json.loads((root / "provenance.json").read_text())
+    assert "pseudonym_salt" not in prov["config"]
+    patients = prov["inputs"]["patients"]
+    assert len(patients) == 10 and all(k.startswith("p") for k in patients)
+    assert prov["synthetic_twin"]["oracle_auc"]
+    assert "pseudonym_salt" not in (root / "config.yaml").read_text()
+    assert "published" not in load_yaml(root / "study.yaml")
+
+
+def test_paper_tables_and_figures(ct_run):
+    """Every item of the preset's reproduce block is written, and the headline numbers are the
+    ones hccer.stats computes from the ledger."""
+    import pandas as pd
+    from hccer.config import load_yaml
+    from hccer.stats.ledger import read_ledger
+    from hccer.stats.roc import auc_with_ci
+    from hccer.stats.threshold import youden_threshold
+
+    tmp, _ = ct_run
+    root = tmp / "results" / "ct_3dcnn"
+    spec = load_yaml(root / "paper" / "spec.yaml")
+    assert "reproduce" not in load_yaml(root / "study.yaml")
+    for item in spec["tables"]:
+        for ext in ("csv", "md", "tex", "json"):
+            assert (root / "tables" / f"{item['id']}.{ext}").stat().st_size > 50, item["id"]
+    for item in spec["figures"]:
+        for ext in ("png", "pdf", "json"):
+            assert (root / "figures" / f"{item['id']}.{ext}").stat().st_size > 500, item["id"]
+    ledger = read_ledger(root / "ledger" / "ledger.csv")
+    res = pd.read_csv(root / "tables" / "results.csv", dtype=str).set_index(["Model", "Cohort"])
+    ss = ledger[ledger.model == "cnn3d_ss"]
+    train, test = ss[ss.cohort == "train"], ss[ss.cohort == "test"]
+    cut = youden_threshold(train.score, train.label)["threshold"]
+    assert res.loc[("SS-3D-CNN", "Test"), "Cut-off"] == f"{cut:.3f}"
+    if 0 < test.label.sum() < len(test):
+        a = auc_with_ci(test.score, test.label)
+        assert res.loc[("SS-3D-CNN", "Test"), "AUC (95% CI)"].startswith(f"{a.auc:.3f} (")
+    folds = json.loads((root / "cohort" / "folds.json").read_text())
+    s3 = pd.read_csv(root / "tables" / "table_s3.csv", dtype=str)
+    assert f"Training (n = {len(folds['folds'][0]['train'])})" in s3.columns
+    assert s3["Level"].tolist()[:2] == ["<60", "≥60"]
+    flow = json.loads((root / "figures" / "fig1_flow.json").read_text())["values"][0]
+    assert flow["n_analysed"] == len(folds["assignment"]) and flow["n_found"] == 10
+    s2 = pd.read_csv(root / "tables" / "table_s2.csv")
+    assert s2["Layer"].tolist()[:2] == ["conv1", "pool1"] and s2["Layer"].iloc[-1] == "Total"
+    cams = json.loads((root / "figures" / "fig8_gradcam.json").read_text())["values"]
+    assert {v["model"] for v in cams} == {"cnn3d_ss", "cnn3d_nss"}
+
+
+def test_statistics_option_reruns_only_paper_rules(ct_run):
+    """A changed `stats` option reruns the paper rules (and the report's provenance of the
+    config), never a model or any step before the ledger."""
+    import re
+
+    from snakerun import ROOT, snakemake
+
+    tmp, args = ct_run
+    res = snakemake(*args, "stats=" + json.dumps({"n_boot": 500, "auc_ci": "bootstrap"}),
+                    "-n", "--quiet", "rules")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = set(re.findall(r"^(\w+)\s+\d+$", res.stdout + res.stderr, flags=re.M)) - {"total"}
+    upstream = set()
+    for smk in ("synth", "ingest", "preprocess", "cohort", "radiomics", "train", "ledger"):
+        upstream |= set(re.findall(r"^\s*rule (\w+):", (ROOT / "rules" / f"{smk}.smk")
+                                   .read_text(), flags=re.M))
+    assert {"write_paper_spec", "tabulate_models", "plot_models"} <= jobs, jobs
+    assert not jobs & upstream, jobs & upstream

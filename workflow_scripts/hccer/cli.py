@@ -23,7 +23,10 @@ STEP_MODULES = (
     "hccer.radiomics.cli",
     "hccer.classical.cli",
     "hccer.dl.cli",
+    "hccer.dl.ivim_cli",
     "hccer.stats.cli",
+    "hccer.paper.cli",
+    "hccer.report.cli",
     "hccer.config_cli",
 )
 

@@ -49,6 +49,15 @@ class Layout:
             return f"{self.root}/ledger/ledger.csv"
         return f"{self.root}/ledger/parts/{part}.csv"
 
+    def table(self, item: str, ext: str | None = None) -> str:
+        """One paper table (`item` of the preset's reproduce block) as csv/md/tex/json; the
+        stem without `ext`."""
+        return f"{self.root}/tables/{item}" + (f".{ext}" if ext else "")
+
+    def figure(self, item: str, ext: str | None = None) -> str:
+        """One paper figure as png/pdf/json; the stem without `ext`."""
+        return f"{self.root}/figures/{item}" + (f".{ext}" if ext else "")
+
     def log(self, rule: str, *keys: str) -> str:
         tail = "_".join(keys) if keys else rule
         return f"{self.root}/logs/{rule}/{tail}.log"

@@ -8,11 +8,14 @@ import argparse
 def _train(args: argparse.Namespace) -> int:
     from hccer.config import load_yaml
     from hccer.dl.job import run_job
+    from hccer.dl.tabular import TabularFiles
 
     study = load_yaml(args.study)
+    files = TabularFiles(args.radiomics_features, args.radiomics_record, args.clinical_record)
     s = run_job(study, args.experiment, args.fold, args.seed, args.crops, args.folds,
                 args.outcome, args.out_dir, args.ledger, device=args.device,
-                threads=args.threads, base_seed=args.base_seed)
+                threads=args.threads, base_seed=args.base_seed, tabular_files=files,
+                init_dirs=args.init_from)
     auc = "n/a" if s["test_auc"] is None else f"{s['test_auc']:.3f}"
     print(f"{args.experiment} fold {args.fold} seed {args.seed}: test AUC {auc}, "
           f"{s['seconds']:.0f} s on {s['device']}")
@@ -42,6 +45,11 @@ def register(subparsers) -> None:
     p.add_argument("--ledger", required=True, help="ledger part CSV to write")
     p.add_argument("--device", default=None, help="auto, cpu or cuda (default deep.device)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--radiomics-features", help="radiomics feature table (tabular inputs)")
+    p.add_argument("--radiomics-record", help="the fold's radiomics record (selected features)")
+    p.add_argument("--clinical-record", help="the fold's clinical record (selected variables)")
+    p.add_argument("--init-from", nargs="+", default=None, metavar="JOB_DIR",
+                   help="job folders (summary.json, checkpoint.pt) of the init_from candidates")
     p.set_defaults(func=_train)
 
     g = subparsers.add_parser("gradcam", help="Grad-CAM at the last pooling layer of a trained "

@@ -18,7 +18,7 @@ import numpy as np
 from hccer.errors import InputError
 
 log = logging.getLogger(__name__)
-AUGMENT = ("none", "flips_rot90", "expand7")
+AUGMENT = ("none", "flips_rot90", "expand7", "affine")
 _PID = re.compile(r"sub-([A-Za-z0-9]+)_desc-")
 
 
@@ -44,12 +44,13 @@ def patient_of(path: str | Path) -> str:
 
 
 def load_samples(paths: list[str | Path], patients: list[str], array: str,
-                 channels: list[int] | None) -> Samples:
+                 channels: list[int] | None, per_slice: bool | None = None) -> Samples:
     """Read the crops of `patients` (found among `paths` by the sub-<id> in their names).
 
     `array` is the npz key (`x` for slices2d, `SS`/`NSS` for voi3d); `channels` the indices of
     the phases to keep. slices2d arrays (n_slices, P, H, W) give n_slices samples; any other
-    array (P, ...) gives one sample.
+    array (P, ...) gives one sample. `per_slice` says which kind an array is; None reads a
+    4-axis `x` as slices2d (a bbox3d `x` (b, z, y, x) needs per_slice=False).
     """
     by_pid = {patient_of(p): Path(p) for p in paths}
     xs, idx = [], []
@@ -65,7 +66,7 @@ def load_samples(paths: list[str | Path], patients: list[str], array: str,
                 a = np.asarray(z[array], np.float32)
         except (OSError, ValueError) as exc:
             raise InputError(f"unreadable crop: {exc}", patient=pid, file=path) from None
-        if array != "x" or a.ndim != 4:
+        if not (per_slice if per_slice is not None else array == "x" and a.ndim == 4):
             a = a[None]
         if channels is not None:
             if max(channels) >= a.shape[1]:
@@ -128,6 +129,41 @@ def random_params(rng: np.random.Generator, square: bool) -> dict:
     return {"flip_ud": bool(flips[0]), "flip_lr": bool(flips[1]), "rot": rot}
 
 
+def affine_params(rng: np.random.Generator, max_rot_deg: float = 15.0,
+                  zoom: tuple = (0.9, 1.1), max_shift: int = 10) -> dict:
+    """Random rotation, zoom, flips (each axis p = 0.5) and translation in pixels: the
+    "rotation, scaling, flipping and shifting" of seed-002 §3.9 with its recommended ranges."""
+    flips = rng.random(2) < 0.5
+    return {"angle_deg": float(rng.uniform(-max_rot_deg, max_rot_deg)),
+            "zoom": float(rng.uniform(*zoom)), "flip_ud": bool(flips[0]),
+            "flip_lr": bool(flips[1]),
+            "dy": float(rng.uniform(-max_shift, max_shift)),
+            "dx": float(rng.uniform(-max_shift, max_shift))}
+
+
+def affine(x: np.ndarray, angle_deg: float = 0.0, zoom: float = 1.0, flip_ud: bool = False,
+           flip_lr: bool = False, dy: float = 0.0, dx: float = 0.0) -> np.ndarray:
+    """One in-plane affine map (about the centre, bilinear, zero fill) applied alike to every
+    channel of a sample (C, ..., H, W); zoom > 1 magnifies, dy/dx move the content in pixels."""
+    import torch
+
+    h, w = x.shape[-2:]
+    a = np.deg2rad(angle_deg)
+    # output pixel (x, y) about the centre -> input pixel: flip, un-shift, rotate, un-zoom
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) / zoom
+    flip = np.diag([-1.0 if flip_lr else 1.0, -1.0 if flip_ud else 1.0])
+    m = rot @ flip
+    t = -m @ np.array([dx, dy])
+    half = np.diag([w / 2.0, h / 2.0])          # pixels <-> affine_grid's [-1, 1] units
+    theta = np.hstack([np.linalg.inv(half) @ m @ half, (np.linalg.inv(half) @ t)[:, None]])
+    flat = torch.from_numpy(np.ascontiguousarray(x, np.float32).reshape(1, -1, h, w))
+    grid = torch.nn.functional.affine_grid(torch.tensor(theta[None], dtype=torch.float32),
+                                           list(flat.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros",
+                                          align_corners=False)
+    return out.numpy().reshape(x.shape)
+
+
 def epoch_plan(n: int, mode: str, rng: np.random.Generator) -> list[tuple[int, int]]:
     """(sample, copy) pairs of one training epoch, shuffled; copy is 0..6 for expand7."""
     if mode not in AUGMENT:
@@ -148,6 +184,8 @@ def make_batch(samples: Samples, plan: list[tuple[int, int]], mode: str,
             x = transform(x, **expand7_params(t, samples.patients[samples.patient_index[i]]))
         elif mode == "flips_rot90":
             x = transform(x, **random_params(rng, square))
+        elif mode == "affine":
+            x = affine(x, **affine_params(rng))
         out.append(x)
     return np.stack(out)
 

@@ -11,7 +11,8 @@ from hccer.config import deep_merge
 from hccer.errors import ConfigError
 
 BUILTIN_DEFAULTS = {
-    "epochs": 50, "batch_size": 8, "lr": 1e-4, "weight_decay": 0.0, "augment": "none",
+    "epochs": 50, "batch_size": 8, "lr": 1e-4, "weight_decay": 0.0, "optimizer": "adam",
+    "momentum": 0.9, "augment": "none", "tabular": [], "init_from": [],
     "class_weights": "none", "early_stopping": None, "ensemble": "none", "score_train": False,
     "permute_labels": False, "pretrained": None, "input": {"array": "x", "phases": None},
     "net": {}, "joint_weights": [0.25, 0.25, 0.5], "amp": True, "gradcam": False,
@@ -42,13 +43,25 @@ def resolve(deep: dict, name: str) -> dict:
 
 
 def run_list(deep: dict) -> list[str]:
-    """The experiments the workflow trains (`deep.run`; every defined one when absent)."""
+    """The experiments the workflow trains (`deep.run`; every defined one when absent), plus
+    the `init_from` candidates they start from (trained first, also written to the ledger)."""
     names = deep.get("run")
     if names is None:
         names = sorted(deep.get("experiments") or {})
+    out: list[str] = []
+
+    def add(n, path=()):
+        if n in path:
+            raise ConfigError(f"deep: init_from loops: {' -> '.join([*path, n])}")
+        cfg = resolve(deep, n)
+        for dep in cfg.get("init_from") or []:
+            add(dep, (*path, n))
+        if n not in out:
+            out.append(n)
+
     for n in names:
-        resolve(deep, n)
-    return list(names)
+        add(n)
+    return out
 
 
 def n_outer_folds(folds: dict) -> int:
@@ -74,3 +87,41 @@ def model_dir(study_root: str, experiment: str, fold, seed) -> str:
 
 def ledger_part(experiment: str, fold, seed) -> str:
     return f"dl_{experiment}_fold-{fold}_seed-{seed}"
+
+
+TABULAR_INPUTS = ("radiomics_features", "radiomics_record", "clinical_record")
+
+
+def extra_inputs(deep: dict, experiment: str, fold, seed, study_root: str,
+                 tabular_paths: dict) -> dict:
+    """The inputs a job reads beyond crops and split: the classical track's outputs for
+    tabular experiments (`tabular_paths`: patterns with `{fold}`, None where the study makes
+    none) and the summaries and checkpoints of the `init_from` candidates of the same fold
+    and seed. Empty for plain image experiments, so their DAG does not change."""
+    cfg = resolve(deep, experiment)
+    out: dict = {}
+    need = {"radiomics": ("radiomics_features", "radiomics_record"),
+            "clinical": ("clinical_record",)}
+    for src in cfg.get("tabular") or []:
+        for key in need.get(src, ()):
+            pattern = tabular_paths.get(key)
+            if pattern is None:
+                raise ConfigError(f"deep: experiment {experiment} reads {src} inputs, but the "
+                                  f"study makes no {key.replace('_', ' ')} (add its "
+                                  f"{'radiomics and classical' if src == 'radiomics' else src}"
+                                  " block)")
+            out[key] = pattern.format(fold=fold)
+    dirs = [model_dir(study_root, c, fold, seed) for c in cfg.get("init_from") or []]
+    if dirs:
+        out["init_summaries"] = [f"{d}/summary.json" for d in dirs]
+        out["init_checkpoints"] = [f"{d}/checkpoint.pt" for d in dirs]
+    return out
+
+
+def extra_args(inputs: dict) -> str:
+    """`hccer train` options for `extra_inputs`."""
+    args = [f"--{k.replace('_', '-')} {inputs[k]}" for k in TABULAR_INPUTS if k in inputs]
+    if inputs.get("init_summaries"):
+        dirs = [s.rsplit("/", 1)[0] for s in inputs["init_summaries"]]
+        args.append("--init-from " + " ".join(dirs))
+    return " ".join(args)

@@ -5,7 +5,12 @@ curve figure, summary and the ledger part.
 Cross-validation presets score the outer test fold (ledger cohort `test`, with the fold).
 Hold-out presets with `ensemble: inner_folds` train one member per inner fold (early stopping
 on that fold's validation patients, never the test set) and score train (cohort `train`,
-apparent) and test with the mean member probability.
+apparent) and test with the mean member probability; `ensemble: inner_holdout` trains one
+model on inner fold 0's training side, early-stopped on its validation side (with k inner
+folds a stratified 1/k of the training cohort). Either records `inner_val_auc`, the AUC of the
+early-stopped weights on the inner validation patients: a training-data-only criterion.
+Experiments may add tabular inputs (`tabular`, see `hccer.dl.tabular`) and start their trunk
+from the best of other trained experiments (`init_from`, see `hccer.dl.warmstart`).
 """
 
 from __future__ import annotations
@@ -23,15 +28,21 @@ log = logging.getLogger(__name__)
 
 
 def train_config(cfg: dict):
-    from hccer.dl.train import TrainConfig
+    from hccer.dl.data import AUGMENT
+    from hccer.dl.train import MONITORS, OPTIMIZERS, TrainConfig
 
-    if cfg["augment"] not in ("none", "flips_rot90", "expand7"):
-        raise ConfigError(f"deep: augment must be none, flips_rot90 or expand7, not "
-                          f"{cfg['augment']!r}")
+    if cfg["augment"] not in AUGMENT:
+        raise ConfigError(f"deep: augment must be one of {AUGMENT}, not {cfg['augment']!r}")
     if cfg["class_weights"] not in ("none", "balanced"):
         raise ConfigError("deep: class_weights must be none or balanced")
+    if cfg["optimizer"] not in OPTIMIZERS:
+        raise ConfigError(f"deep: optimizer must be one of {OPTIMIZERS}, not "
+                          f"{cfg['optimizer']!r}")
+    if (cfg["early_stopping"] or {}).get("monitor", "val_loss") not in MONITORS:
+        raise ConfigError(f"deep: early_stopping.monitor must be one of {MONITORS}")
     return TrainConfig(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
                        lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]),
+                       optimizer=cfg["optimizer"], momentum=float(cfg["momentum"]),
                        augment=cfg["augment"], class_weights=cfg["class_weights"],
                        joint_weights=tuple(cfg["joint_weights"]),
                        early_stopping=cfg["early_stopping"], amp=bool(cfg["amp"]))
@@ -51,16 +62,22 @@ def channels_for(study: dict, cfg: dict) -> list[int] | None:
     return [have.index(p) for p in wanted]
 
 
-def build_model(cfg: dict, x_shape: tuple, seed: int):
-    """The network with its initial weights drawn from `seed` (and pretrained trunks)."""
+def build_model(cfg: dict, x_shape: tuple, seed: int, clinical_dim: int | None = None):
+    """The network with its initial weights drawn from `seed` (and pretrained trunks);
+    `clinical_dim` is the width of a data-derived tabular input."""
     import torch
 
     from hccer.dl import networks
     from hccer.dl.resnet import load_pretrained
 
     torch.manual_seed(seed)
-    model = networks.build(cfg["network"], cfg.get("net"), n_phases=int(x_shape[0]),
-                           input_shape=tuple(x_shape))
+    shape = {"n_phases": int(x_shape[0]), "input_shape": tuple(x_shape)}
+    if clinical_dim is not None:
+        if "clinical_dim" in (cfg.get("net") or {}):
+            raise ConfigError(f"deep: {cfg['name']} reads tabular inputs, whose width sets "
+                              "clinical_dim; remove net.clinical_dim")
+        shape["clinical_dim"] = int(clinical_dim)
+    model = networks.build(cfg["network"], cfg.get("net"), **shape)
     digests = []
     if cfg.get("pretrained"):
         trunks = model.trunks() if hasattr(model, "trunks") else []
@@ -87,20 +104,28 @@ def _members(split: dict, cfg: dict, fold: int) -> tuple[list, list, list]:
             raise ConfigError(f"deep: experiment {cfg['name']} ensembles inner folds but "
                               "folds.json has none (set split.inner_folds)")
         members = [(list(f["train"]), list(f["validation"])) for f in inner]
+    elif cfg["ensemble"] == "inner_holdout":
+        inner = split.get("inner_folds") or []
+        if not inner:
+            raise ConfigError(f"deep: experiment {cfg['name']} early-stops on an inner "
+                              "hold-out but folds.json has no inner folds (set "
+                              "split.inner_folds)")
+        members = [(list(inner[0]["train"]), list(inner[0]["validation"]))]
     elif cfg["ensemble"] == "none":
         members = [(train, None)]
     else:
-        raise ConfigError("deep: ensemble must be none or inner_folds")
+        raise ConfigError("deep: ensemble must be none, inner_folds or inner_holdout")
     return train, test, members
 
 
 def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str],
             folds_path: str, outcome_path: str, out_dir: str, ledger_path: str,
             device: str | None = None, threads: int | None = None,
-            base_seed: int = 0) -> dict:
+            base_seed: int = 0, tabular_files=None,
+            init_dirs: list[str] | None = None) -> dict:
     import torch
 
-    from hccer.dl import experiments
+    from hccer.dl import experiments, tabular, warmstart
     from hccer.dl.data import load_samples
     from hccer.dl.figures import curves
     from hccer.dl.networks import uses_clinical
@@ -112,6 +137,10 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     t_start = time.perf_counter()
     deep = study.get("deep") or {}
     cfg = experiments.resolve(deep, experiment)
+    choice = None
+    if cfg.get("init_from"):
+        choice = warmstart.choose(cfg, init_dirs or [], fold, seed)
+        cfg = warmstart.adopt(cfg, choice)
     tcfg = train_config(cfg)
     dev = resolve_device(device or deep.get("device", "auto"))
     if threads:
@@ -137,18 +166,29 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
                             strict=True))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model, digest = build_model(cfg, samples.x.shape[1:], run_seed)
-    clin_all = (clinical_inputs(study, outcome, patients, outcome_path)
-                if uses_clinical(model) else None)
+    tab = tabular.build(study, cfg, outcome.set_index("patient"), patients, train,
+                        tabular_files or tabular.TabularFiles(), outcome_path)
+    dim = None if tab is None else tab.values.shape[1]
+    model, digest = build_model(cfg, samples.x.shape[1:], run_seed, dim)
+    if tab is not None and not uses_clinical(model):
+        raise ConfigError(f"deep: {experiment} reads tabular inputs but its network has no "
+                          "fusion head for them (set net.fusion)")
+    if tab is not None:
+        clin_all = tab.values
+    else:
+        clin_all = (clinical_inputs(study, outcome, patients, outcome_path)
+                    if uses_clinical(model) else None)
 
     def clin(pids):
         return None if clin_all is None else clin_all[[patients.index(p) for p in pids]]
 
     states, histories = [], []
-    probs_by_member = []
+    probs_by_member, inner_val = [], {}
     for m, (tr, va) in enumerate(members):
         if m:
-            model, _ = build_model(cfg, samples.x.shape[1:], run_seed + m)
+            model, _ = build_model(cfg, samples.x.shape[1:], run_seed + m, dim)
+        if choice is not None:
+            warmstart.load_trunk(model, choice, m)
         tag = f"{experiment} fold {fold} seed {seed}" + (f" member {m}" if len(members) > 1
                                                           else "")
         hist = fit(model, samples.subset(tr), np.array([train_labels[p] for p in tr]), tcfg,
@@ -161,7 +201,12 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
         states.append({k: v.cpu() for k, v in model.state_dict().items()})
         p = predict(model, samples, clin_all, dev, tcfg.batch_size, tcfg.amp)
         probs_by_member.append(patient_scores(p, samples.patient_index, len(patients)))
+        for pid in va or []:
+            inner_val[pid] = probs_by_member[-1][patients.index(pid)]
     score = np.mean(probs_by_member, axis=0)
+    val_y = [train_labels[p] for p in inner_val]
+    inner_val_auc = (float(auc(np.array(list(inner_val.values())), np.array(val_y)))
+                     if 0 < sum(val_y) < len(val_y) else None)
 
     rows = []
     times = outcome.set_index("patient")
@@ -182,6 +227,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     curves(hist, out / "curves.png", f"{experiment} fold {fold} seed {seed}")
     torch.save({"experiment": experiment, "config": cfg, "fold": fold, "seed": seed,
                 "run_seed": run_seed, "input_shape": list(samples.x.shape[1:]),
+                "tabular": None if tab is None else tab.record(),
                 "members": states}, out / "checkpoint.pt")
     for m in range(len(members)):
         (out / f"resume-{m}.pt").unlink(missing_ok=True)
@@ -198,6 +244,9 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
                               + (" averaged over inner-fold members" if len(members) > 1
                                  else ""),
                "test_auc": _auc(test), "train_auc_apparent": _auc(train),
+               "inner_val_auc": inner_val_auc, "n_inner_val_patients": len(inner_val),
+               "backbone_from": None if choice is None else choice.record(),
+               "tabular_columns": None if tab is None else tab.columns,
                "epochs_run": [int(hist[hist.member == m].epoch.max()) for m in
                               range(len(members))],
                "seconds": time.perf_counter() - t_start, "pretrained_sha256": digest,

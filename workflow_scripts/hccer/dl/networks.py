@@ -257,6 +257,15 @@ def build_cnn3d(input_shape, width: int = 32, dense=(512, 256, 128),
     return CNN3D(tuple(input_shape), width, tuple(dense), dropout)
 
 
+@register("vit3d")
+def build_vit3d(input_shape, patch: int = 8, size: str = "base", hidden: int | None = None,
+                depth: int | None = None, heads: int | None = None, mlp_dim: int | None = None,
+                dropout: float = 0.1) -> nn.Module:
+    from hccer.dl import vit
+
+    return vit.build(input_shape, patch, size, hidden, depth, heads, mlp_dim, dropout)
+
+
 def uses_clinical(model: nn.Module) -> bool:
     head = getattr(model, "head", None)
     return isinstance(head, FusionHead) and head.fusion != "none"

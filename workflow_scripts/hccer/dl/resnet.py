@@ -1,8 +1,11 @@
-"""ResNet-18/50 trunks in plain torch, with torchvision's layer names and shapes.
+"""ResNet-10/18/34/50 trunks in plain torch, with torchvision's layer names and shapes.
 
-Names match `torchvision.models.resnet18/50` (conv1, bn1, layer1..4, downsample.0/1), so a
+Names match `torchvision.models.resnet18/34/50` (conv1, bn1, layer1..4, downsample.0/1), so a
 user's local torchvision/ImageNet `state_dict` loads with `load_pretrained`. `width` scales
 every stage (64 = the published networks); smaller widths exist for fast tests only.
+`resnet10` is the two-stage network of seed-002 §5: ResNet-18 cut after layer2 (stem, 2 x 2
+BasicBlocks of 64 and 128 channels: 1 + 8 convolutions, + the head's FC = 10 layers), not
+MONAI's four-stage resnet10.
 """
 
 from __future__ import annotations
@@ -63,11 +66,14 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-SPECS = {"resnet18": (BasicBlock, (2, 2, 2, 2)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
+# block type and blocks per stage; stage i (from 1) has width * 2**(i-1) planes
+SPECS = {"resnet10": (BasicBlock, (2, 2)), "resnet18": (BasicBlock, (2, 2, 2, 2)),
+         "resnet34": (BasicBlock, (3, 4, 6, 3)), "resnet50": (Bottleneck, (3, 4, 6, 3))}
 
 
 class ResNetTrunk(nn.Module):
-    """conv1 .. layer4 of a ResNet; `forward` returns the last feature map (B, C, H/32, W/32)."""
+    """conv1 .. the last stage of a ResNet; `forward` returns the last feature map,
+    (B, C, H/32, W/32) for four stages, (B, C, H/8, W/8) for the two of resnet10."""
 
     def __init__(self, arch: str = "resnet18", width: int = 64, in_channels: int = 3):
         super().__init__()
@@ -80,11 +86,13 @@ class ResNetTrunk(nn.Module):
         self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        self.layer1 = self._make_layer(block, width, layers[0], 1)
-        self.layer2 = self._make_layer(block, width * 2, layers[1], 2)
-        self.layer3 = self._make_layer(block, width * 4, layers[2], 2)
-        self.layer4 = self._make_layer(block, width * 8, layers[3], 2)
-        self.out_channels = width * 8 * block.expansion
+        self.stages = []
+        for i, n_blocks in enumerate(layers):
+            name = f"layer{i + 1}"
+            setattr(self, name, self._make_layer(block, width * 2 ** i, n_blocks, 1 if i == 0
+                                                 else 2))
+            self.stages.append(name)
+        self.out_channels = width * 2 ** (len(layers) - 1) * block.expansion
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -105,7 +113,9 @@ class ResNetTrunk(nn.Module):
 
     def forward(self, x):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        for name in self.stages:
+            x = getattr(self, name)(x)
+        return x
 
 
 def sha256(path: str | Path) -> str:

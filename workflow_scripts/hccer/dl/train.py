@@ -32,10 +32,12 @@ class TrainConfig:
     batch_size: int = 8
     lr: float = 1e-4
     weight_decay: float = 0.0
+    optimizer: str = "adam"                # adam | adamw | sgd (momentum below)
+    momentum: float = 0.9
     augment: str = "none"
     class_weights: str = "none"            # none | balanced
     joint_weights: tuple = (0.25, 0.25, 0.5)  # image, clinical, combined (Eq. 4)
-    early_stopping: dict | None = None     # {patience, restore_best}; monitors val loss
+    early_stopping: dict | None = None     # {patience, restore_best, monitor}
     amp: bool = True                        # used on CUDA only
     extra: dict = field(default_factory=dict)
 
@@ -62,6 +64,30 @@ def seed_everything(seed: int) -> None:
     # numpy randomness comes only from generators seeded by (seed, epoch), never the global one
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+MONITORS = ("val_loss", "val_auc")
+
+
+def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params, lr, wd = model.parameters(), cfg.lr, cfg.weight_decay
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=wd)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {cfg.optimizer!r}")
+
+
+def stop_key(rec: dict, monitor: str) -> tuple:
+    """Smaller is better. val_auc: higher AUC first, ties (frequent on small validation sets)
+    broken by the lower loss; val_loss: the loss alone."""
+    if monitor == "val_auc":
+        auc_ = rec["val_auc"]
+        return (-auc_ if np.isfinite(auc_) else float("inf"), rec["val_loss"])
+    return (rec["val_loss"],)
 
 
 def _chunks(plan: list, size: int) -> list[list]:
@@ -142,14 +168,21 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
     every epoch.
     """
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = make_optimizer(model, cfg)
     y_all = np.asarray(labels, np.int64)[train.patient_index]
     weight = (torch.tensor(balanced_weights(y_all), dtype=torch.float32, device=device)
               if cfg.class_weights == "balanced" else None)
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
     history: list[dict] = []
-    start_epoch, best, best_state, bad = 0, float("inf"), None, 0
+    es = cfg.early_stopping
+    monitor = (es or {}).get("monitor", "val_loss")
+    if monitor not in MONITORS:
+        raise ValueError(f"early_stopping.monitor must be one of {MONITORS}, not {monitor!r}")
+    if es and monitor == "val_auc" and val is not None and len(set(np.asarray(val_labels))) < 2:
+        raise ValueError(f"{tag}: early stopping on val_auc needs both classes among the "
+                         "validation patients")
+    start_epoch, best, best_state, bad = 0, (float("inf"),), None, 0
     resume = Path(resume) if resume else None
     if resume is not None and resume.is_file():
         ck = torch.load(resume, map_location=device, weights_only=False)
@@ -162,7 +195,6 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
         start_epoch, history = ck["epoch"], ck["history"]
         best, best_state, bad = ck["best"], ck["best_state"], ck["bad"]
         log.info("%s resumed from %s after epoch %d", tag, resume, start_epoch)
-    es = cfg.early_stopping
     for epoch in range(start_epoch, cfg.epochs):
         if es and bad >= int(es.get("patience", 20)):
             break
@@ -200,8 +232,9 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
             rec["val_auc"] = auc(patient_scores(p, val.patient_index, len(val.patients)),
                                  val_labels)
             if es:
-                if rec["val_loss"] < best:
-                    best, bad = rec["val_loss"], 0
+                key = stop_key(rec, monitor)
+                if key < best:
+                    best, bad = key, 0
                     best_state = copy.deepcopy(model.state_dict())
                 else:
                     bad += 1
@@ -222,6 +255,7 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
                                             if device.type == "cuda" else None)}})
     if es and es.get("restore_best", True) and best_state is not None:
         model.load_state_dict(best_state)
-        log.info("%s restored the weights of the best validation loss %.4f", tag, best)
+        log.info("%s restored the weights of the best validation %s (%s)", tag, monitor,
+                 ", ".join(f"{v:.4f}" for v in best))
     return history
 

@@ -46,7 +46,9 @@ def group_table(p, y, groups: int = 10) -> list[dict]:
         n = int(sel.sum())
         if n == 0:
             continue
-        rows.append({"group": g + 1, "low": float(cuts[g]), "high": float(cuts[g + 1]),
+        # all risks equal: one group whose bounds are that risk
+        high = cuts[g + 1] if cuts.size > g + 1 else cuts[g]
+        rows.append({"group": g + 1, "low": float(cuts[g]), "high": float(high),
                      "n": n, "observed": float(y[sel].sum()), "expected": float(p[sel].sum()),
                      "mean_predicted": float(p[sel].mean()), "observed_rate": float(y[sel].mean())})
     return rows
@@ -109,8 +111,17 @@ def recalibration(p, y) -> dict:
     if n_clipped:
         log.warning("calibration: %d risk(s) of exactly 0 or 1 moved to 1e-12 from the bound",
                     n_clipped)
-    a, b = _fit_logistic(lp, y)
-    (citl,) = _fit_logistic(None, y, offset=lp)
+    nan = float("nan")
+    try:
+        a, b = _fit_logistic(lp, y)
+    except np.linalg.LinAlgError:
+        # all risks equal (or one outcome class): no slope to estimate, as rms reports NA
+        log.warning("calibration: intercept and slope not estimable (singular fit)")
+        a = b = nan
+    try:
+        (citl,) = _fit_logistic(None, y, offset=lp)
+    except np.linalg.LinAlgError:
+        citl = nan
     return {"intercept": float(a), "slope": float(b), "calibration_in_the_large": float(citl),
             "n_clipped": n_clipped}
 

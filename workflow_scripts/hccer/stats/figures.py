@@ -56,28 +56,33 @@ def save(fig, stem: str | Path) -> list[Path]:
     return paths
 
 
-def roc_figure(curves: list[dict], stem, title: str | None = None) -> list[Path]:
-    """curves: [{name, fpr, tpr, auc, ci_low, ci_high}] -> ROC plot with AUC (CI) legend."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+def draw_roc(ax, curves: list[dict], legend_title: str | None = "AUC (95% CI)") -> None:
+    """ROC curves on `ax`; curves: [{name, fpr, tpr, auc, ci_low, ci_high}] or, with a ready
+    legend entry, [{name, fpr, tpr, label}]."""
     ax.plot([0, 1], [0, 1], color="0.6", lw=0.8, ls=":")
     for i, c in enumerate(curves):
-        lab = f"{c['name']}: {c['auc']:.3f} ({c['ci_low']:.3f}–{c['ci_high']:.3f})"
+        lab = c.get("label") or (f"{c['name']}: {c['auc']:.3f} "
+                                 f"({c['ci_low']:.3f}–{c['ci_high']:.3f})")
         ax.plot(c["fpr"], c["tpr"], label=lab, color=COLORS[i % len(COLORS)],
                 ls=STYLES[i % len(STYLES)])
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), xlabel="1 − specificity",
            ylabel="Sensitivity", aspect="equal")
+    ax.legend(loc="lower right", title=legend_title, title_fontsize=8)
+
+
+def roc_figure(curves: list[dict], stem, title: str | None = None) -> list[Path]:
+    """curves: [{name, fpr, tpr, auc, ci_low, ci_high}] -> ROC plot with AUC (CI) legend."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    draw_roc(ax, curves)
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower right", title="AUC (95% CI)", title_fontsize=8)
     return save(fig, stem)
 
 
-def calibration_figure(models: list[dict], stem, title: str | None = None) -> list[Path]:
-    """models: [{name, curve: [{predicted, observed, ci_low, ci_high}], smooth: optional
-    {predicted, observed, low, high}}] -> reliability diagram with the ideal diagonal."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+def draw_calibration(ax, models: list[dict]) -> None:
+    """Reliability diagram on `ax`; models: [{name, curve: [{predicted, observed, ci_low,
+    ci_high}], smooth: optional {predicted, observed, low, high}}]."""
     ax.plot([0, 1], [0, 1], color="0.4", lw=0.9, ls="--", label="Ideal")
     for i, m in enumerate(models):
         col = COLORS[i % len(COLORS)]
@@ -86,7 +91,8 @@ def calibration_figure(models: list[dict], stem, title: str | None = None) -> li
         y = [p["observed"] for p in pts]
         err = [[p["observed"] - p["ci_low"] for p in pts], [p["ci_high"] - p["observed"]
                                                            for p in pts]]
-        ax.errorbar(x, y, yerr=err, fmt="o", ms=3.5, color=col, elinewidth=0.7, capsize=1.5,
+        ax.errorbar(x, y, yerr=err, fmt="o-" if m.get("connect") else "o", ms=3.5, color=col,
+                    elinewidth=0.7, capsize=1.5, lw=1.0,
                     label=f"{m['name']} (bins)" if m.get("smooth") else m["name"])
         if m.get("smooth"):
             s = m["smooth"]
@@ -97,16 +103,22 @@ def calibration_figure(models: list[dict], stem, title: str | None = None) -> li
                                 lw=0)
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Predicted probability",
            ylabel="Observed proportion", aspect="equal")
+    ax.legend(loc="upper left")
+
+
+def calibration_figure(models: list[dict], stem, title: str | None = None) -> list[Path]:
+    """models: [{name, curve: [{predicted, observed, ci_low, ci_high}], smooth: optional
+    {predicted, observed, low, high}}] -> reliability diagram with the ideal diagonal."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    draw_calibration(ax, models)
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper left")
     return save(fig, stem)
 
 
-def dca_figure(table, stem, title: str | None = None) -> list[Path]:
-    """table: the long decision-curve DataFrame of `dca.binary_dca`/`survival_dca`."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.4, 3.4))
+def draw_dca(ax, table) -> None:
+    """Decision curves on `ax` from the long DataFrame of `dca.binary_dca`/`survival_dca`."""
     ymax = 0.0
     models = [v for v in table["variable"].unique() if v not in ("all", "none")]
     for v in ("all", "none"):
@@ -122,22 +134,25 @@ def dca_figure(table, stem, title: str | None = None) -> list[Path]:
     ax.set_ylim(-0.1 if ymax > 0.1 else -0.05, ymax + 0.05)
     ax.set_xlim(table["threshold"].min(), table["threshold"].max())
     ax.set(xlabel="Threshold probability", ylabel="Net benefit")
+    ax.legend(loc="upper right")
+
+
+def dca_figure(table, stem, title: str | None = None) -> list[Path]:
+    """table: the long decision-curve DataFrame of `dca.binary_dca`/`survival_dca`."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.4, 3.4))
+    draw_dca(ax, table)
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right")
     return save(fig, stem)
 
 
-def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | None = None,
-              xlabel: str = "Time", title: str | None = None) -> list[Path]:
-    """groups: [{name, time, event}] -> KM step curves with censor ticks, 95% CI bands and a
-    number-at-risk table below the axis."""
+def draw_km(ax, tab, groups: list[dict], at_risk_times=None, logrank_p: float | None = None,
+            xlabel: str = "Time") -> None:
+    """KM step curves with censor ticks and 95% CI bands on `ax`, the number-at-risk table on
+    `tab` (an axes below it sharing the time scale); groups: [{name, time, event}]."""
     from hccer.stats.survival import kaplan_meier
 
-    plt = _plt()
-    fig = plt.figure(figsize=(4.8, 4.0))
-    ax = fig.add_axes([0.15, 0.36, 0.8, 0.58])
-    tab = fig.add_axes([0.15, 0.05, 0.8, 0.16])
     tmax = max(float(np.max(g["time"])) for g in groups)
     ax.set_xlim(0, tmax * 1.02)
     if at_risk_times is None:
@@ -159,7 +174,9 @@ def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | N
         cens = t[~e]
         if cens.size:
             idx = np.searchsorted(km["time"], cens, side="right") - 1
-            sv = np.where(idx >= 0, km["surv"][np.maximum(idx, 0)], 1.0)
+            # a group without events stays at 1 (its survival table is empty)
+            sv = (np.where(idx >= 0, km["surv"][np.maximum(idx, 0)], 1.0) if km["surv"].size
+                  else np.ones(cens.size))
             ax.plot(cens, sv, "|", color=col, ms=5, mew=0.8)
         y = len(groups) - 1 - i
         for x in at_risk_times:
@@ -168,15 +185,14 @@ def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | N
         tab.text(-0.08, y, g["name"], ha="right", va="center", fontsize=8, color=col,
                  transform=tab.get_yaxis_transform())
     ax.set(ylim=(0, 1.02), ylabel="Survival probability", xlabel=xlabel)
+    title = None
     if logrank_p is not None:
         from hccer.stats.table1 import format_p
 
         ptxt = format_p(logrank_p)
-        ax.text(0.97, 0.95, f"Log-rank p {'= ' if not ptxt.startswith('<') else ''}{ptxt}",
-                transform=ax.transAxes, ha="right", va="top")
-    if title:
-        ax.set_title(title)
-    ax.legend(loc="lower left")
+        title = f"Log-rank p {'= ' if not ptxt.startswith('<') else ''}{ptxt}"
+    # the p-value heads the legend, placed where it covers the fewest curves
+    ax.legend(loc="best", title=title, title_fontsize=8)
     tab.set_xlim(ax.get_xlim())
     tab.set_ylim(-0.5, len(groups) - 0.5)
     tab.set_yticks([])
@@ -185,6 +201,19 @@ def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | N
     for side in ("left", "bottom"):
         tab.spines[side].set_visible(False)
     tab.set_title("Number at risk", loc="left", fontsize=8)
+
+
+def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | None = None,
+              xlabel: str = "Time", title: str | None = None) -> list[Path]:
+    """groups: [{name, time, event}] -> KM step curves with censor ticks, 95% CI bands and a
+    number-at-risk table below the axis."""
+    plt = _plt()
+    fig = plt.figure(figsize=(4.8, 4.0))
+    ax = fig.add_axes([0.15, 0.36, 0.8, 0.58])
+    tab = fig.add_axes([0.15, 0.05, 0.8, 0.16])
+    draw_km(ax, tab, groups, at_risk_times, logrank_p, xlabel)
+    if title:
+        ax.set_title(title)
     return save(fig, stem)
 
 

@@ -173,13 +173,16 @@ def _median_iqr(x: np.ndarray) -> str:
 
 def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = None,
                  rule: str = "pearson", continuous: str = "auto",
-                 categorical: list[str] | None = None, max_levels: int = 5) -> pd.DataFrame:
+                 categorical: list[str] | None = None, max_levels: int = 5,
+                 percent: bool = True) -> pd.DataFrame:
     """Baseline table: one row per categorical level or continuous variable, one column per
     group plus Total, with the p-value and the test used on the variable's first row.
 
     A variable is categorical when listed in `categorical`, non-numeric, or numeric with at
-    most `max_levels` distinct values that are all whole numbers; otherwise continuous.
-    Missing values are left out of each variable's counts and test.
+    most `max_levels` distinct values that are all whole numbers; otherwise continuous. A
+    pandas Categorical column keeps its declared level order, levels no patient has included
+    (count 0; such a level does not enter the test). Cells are "n (%)", or "n" when `percent`
+    is false. Missing values are left out of each variable's counts and test.
     """
     if group not in df.columns:
         raise KeyError(group)
@@ -196,13 +199,14 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
                   or (x.nunique() <= max_levels and np.all(np.mod(x, 1) == 0)))
         if is_cat:
             ct = pd.crosstab(sub[var], sub[group]).reindex(columns=groups, fill_value=0)
+            if isinstance(x.dtype, pd.CategoricalDtype):
+                ct = ct.reindex(x.cat.categories, fill_value=0)
             test = contingency_test(ct.to_numpy(), rule)
             for i, (level, counts) in enumerate(ct.iterrows()):
                 row = {"variable": var, "level": str(level),
-                       "Total": f"{int(counts.sum())} ({100 * counts.sum() / ct.values.sum():.1f})"}
+                       "Total": _count(counts.sum(), ct.values.sum(), percent)}
                 for g in groups:
-                    tot = ct[g].sum()
-                    row[str(g)] = f"{int(counts[g])} ({100 * counts[g] / tot:.1f})" if tot else "—"
+                    row[str(g)] = _count(counts[g], ct[g].sum(), percent)
                 row.update(_test_cells(test, first=(i == 0)))
                 rows.append(row)
         else:
@@ -225,6 +229,12 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
             rows.append(row)
     cols = ["variable", "level", "Total", *map(str, groups), "p_value", "p", "test"]
     return pd.DataFrame(rows)[cols]
+
+
+def _count(n, total, percent: bool) -> str:
+    if not percent:
+        return str(int(n))
+    return f"{int(n)} ({100 * n / total:.1f})" if total else "—"
 
 
 def _test_cells(test: dict, first: bool) -> dict:

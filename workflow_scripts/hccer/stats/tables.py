@@ -13,7 +13,9 @@ from hccer.jsonio import write_text
 _LATEX_ESCAPE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
                  "\\": r"\textbackslash{}", "±": r"$\pm$", "—": "---", "–": "--",
-                 "≥": r"$\geq$", "≤": r"$\leq$", "<": r"$<$", ">": r"$>$"}
+                 "≥": r"$\geq$", "≤": r"$\leq$", "<": r"$<$", ">": r"$>$",
+                 "✓": r"\checkmark{}", "−": r"$-$", "µ": r"$\mu$", "²": r"$^2$",
+                 "χ": r"$\chi$"}
 
 
 def _cell(v, digits: int) -> str:

@@ -1,0 +1,3 @@
+"""Constants shared by the reproduction-report tests."""
+
+PRESETS = ["phase_attention", "deep_fusion", "cemri_dlrcr", "ivim_vit", "ct_3dcnn"]

@@ -1,0 +1,1 @@
+"""Reproduction report: published vs reproduced numbers, TRIPOD+AI checklist, provenance."""
