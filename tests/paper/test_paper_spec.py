@@ -167,3 +167,9 @@ def test_mri_presets_cohort_items_load(project_root, key):
     assert {"table1", "fig1_flow"} <= {i["id"] for s in ("tables", "figures") for i in spec[s]}
     table1 = next(i for i in spec["tables"] if i["id"] == "table1")
     assert table1["rule"] == {"cemri_dlrcr": "yates_fisher5", "ivim_vit": "spss"}[key]
+
+
+def test_ivim_catalogue_lists_the_vit_ledger_models(project_root):
+    cat = model_catalogue(_study(project_root, "ivim_vit"))
+    for name in ("vit_bdl", "vit_mdl", "vit_fdl", "combined"):
+        assert cat[name] is None, name

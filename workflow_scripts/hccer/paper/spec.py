@@ -95,6 +95,11 @@ def model_catalogue(study: dict) -> dict[str, str | None]:
         out[f"{prefix}_{classical['classifiers'][0]}_perm"] = None
         if classical.get("combined") and clin:
             out[classical["combined"]["name"]] = None
+    if study.get("vit"):
+        from hccer.dl import ivim_config
+
+        for name in ivim_config.ledger_models(study):
+            out[name] = None
     return out
 
 
