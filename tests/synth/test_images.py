@@ -202,7 +202,9 @@ def test_same_seed_byte_identical_any_workers(tmp_path, cohorts):
 def test_cohort_json_and_scanners(cohorts):
     rec = json.loads((cohorts["phase_attention"] / "cohort.json").read_text())
     assert rec["preset"] == "phase_attention" and rec["n"] == 2 and rec["seed"] == 3
-    assert set(rec["oracle_auc"]) == {"overall", "image_only", "clinical_only"}
+    assert set(rec["oracle_auc"]) == {"overall", "image_only", "clinical_only",
+                                      "image_learnable_cv5"}
+    assert rec["oracle_auc"]["image_learnable_cv5"] is None  # 2 patients: nothing to validate
     assert "Euler3DTransform" in rec["transform_convention"]
     sim = simulate_clinical("cemri_dlrcr", seed=1)
     counts = sim.truth["scanner"].value_counts()
@@ -217,4 +219,5 @@ def test_cli_prints_oracle_auc(tmp_path, capsys):
     assert rc == 0
     out = capsys.readouterr().out
     assert "oracle AUC overall" in out and "image-only" in out and "clinical-only" in out
+    assert "learnable ceiling at this size" in out
     assert (tmp_path / "c" / "truth.csv").is_file()

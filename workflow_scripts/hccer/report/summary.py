@@ -66,6 +66,7 @@ def run_summary(
             f"{s.get('generator_version')}, oracle AUC overall "
             f"{o.get('overall', float('nan')):.3f} (image-only "
             f"{o.get('image_only', float('nan')):.3f}, clinical-only "
-            f"{o.get('clinical_only', float('nan')):.3f})"
+            f"{o.get('clinical_only', float('nan')):.3f}; learnable image ceiling at this "
+            f"size {o.get('image_learnable_cv5') or float('nan'):.3f})"
         )
     return out

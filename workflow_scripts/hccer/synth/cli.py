@@ -42,4 +42,7 @@ def run(args: argparse.Namespace) -> int:
           f"{rec['timing']['seconds_total']} s")
     print(f"oracle AUC overall {a['overall']:.3f}  image-only {a['image_only']:.3f}  "
           f"clinical-only {a['clinical_only']:.3f}")
+    ceiling = a.get("image_learnable_cv5")
+    print("learnable ceiling at this size (5-fold CV logistic model on the exact image traits) "
+          + ("n/a: fewer than 2 patients per class" if ceiling is None else f"{ceiling:.3f}"))
     return 0

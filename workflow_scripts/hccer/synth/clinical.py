@@ -44,6 +44,9 @@ class Simulation:
     truth: object  # pandas.DataFrame: latent risk, labels, image plan
     columns: dict  # description of every clinical column
     twin: dict
+    # what an image shows, exactly: per-variable log-LRs of the image/visible variables and
+    # the latent traits (one row per patient), for the learnable ceiling
+    image_features: object = None
 
 
 def allocate(weights, total: int) -> list[int]:
@@ -251,6 +254,7 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     lr_clin = np.zeros(n)
     lr_vis = np.zeros(n)
     lr_img_only = np.zeros(n)
+    shown = []
     for var in twin["variables"]:
         lr = _log_lr(var, idx_all[var["name"]], val_all[var["name"]])
         if var.get("image"):
@@ -259,6 +263,9 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
             lr_clin += lr
         if var.get("visible"):
             lr_vis += lr
+        if var.get("image") or var.get("visible"):
+            shown.append(lr)
+    shown += [z[t] for t in TRAITS if float(deltas.get(t, 0.0))]
     lr_traits = sum(strength * float(deltas.get(t, 0.0)) * z[t] for t in TRAITS)
 
     def clamp(x):
@@ -288,7 +295,8 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
         clin["largest_nodule_mm"] = truth["tumor_diameter_mm"].round(0).astype(int)
     tail = ["surgery_date", "recurrence_date", "last_followup_date"]
     clin = clin[[c for c in clin.columns if c not in tail] + tail]
-    return Simulation(clin, truth, column_descriptions(twin), twin)
+    image_features = np.column_stack(shown) if shown else np.zeros((n, 0))
+    return Simulation(clin, truth, column_descriptions(twin), twin, image_features)
 
 
 def _follow_up(twin, clin, truth, stratum, by_name, rng):
