@@ -43,3 +43,20 @@ def test_ceiling_is_far_below_the_oracle_at_demo_size_and_reaches_it_when_large(
 
     assert ratio(1500) > 0.97
     assert ratio(40) < 0.9
+
+
+def test_clinical_features_complete_the_overall_oracle():
+    """Image and clinical log-LRs plus the weighted traits sum back to the overall log-odds."""
+    sim = simulate_clinical("cemri_dlrcr", n=60, seed=2)
+    t = sim.truth
+    assert sim.image_features.shape[0] == sim.clinical_features.shape[0] == 60
+    inside = t["latent_risk"].abs() < 11.9  # not clamped
+    twin = sim.twin
+    deltas = [float(twin["image_traits"].get(k, 0.0)) for k in
+              ("margin", "peritumoral", "heterogeneity", "enhancement")]
+    n_traits = sum(d != 0 for d in deltas)
+    lr_vars = sim.image_features[:, : sim.image_features.shape[1] - n_traits].sum(1)
+    traits = sim.image_features[:, -n_traits:] @ np.array([d for d in deltas if d])
+    prior = np.log(96 / 69)
+    total = prior + lr_vars + traits + sim.clinical_features.sum(1)
+    assert np.allclose(total[inside], t["latent_risk"][inside], atol=1e-5)

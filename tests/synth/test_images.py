@@ -203,7 +203,7 @@ def test_cohort_json_and_scanners(cohorts):
     rec = json.loads((cohorts["phase_attention"] / "cohort.json").read_text())
     assert rec["preset"] == "phase_attention" and rec["n"] == 2 and rec["seed"] == 3
     assert set(rec["oracle_auc"]) == {"overall", "image_only", "clinical_only",
-                                      "image_learnable_cv5"}
+                                      "image_learnable_cv5", "overall_learnable_cv5"}
     assert rec["oracle_auc"]["image_learnable_cv5"] is None  # 2 patients: nothing to validate
     assert "Euler3DTransform" in rec["transform_convention"]
     sim = simulate_clinical("cemri_dlrcr", seed=1)

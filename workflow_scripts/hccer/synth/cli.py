@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
           f"{rec['timing']['seconds_total']} s")
     print(f"oracle AUC overall {a['overall']:.3f}  image-only {a['image_only']:.3f}  "
           f"clinical-only {a['clinical_only']:.3f}")
-    ceiling = a.get("image_learnable_cv5")
-    print("learnable ceiling at this size (5-fold CV logistic model on the exact image traits) "
-          + ("n/a: fewer than 2 patients per class" if ceiling is None else f"{ceiling:.3f}"))
+    ceilings = [a.get("overall_learnable_cv5"), a.get("image_learnable_cv5")]
+    print("learnable ceiling at this size (5-fold CV logistic model on the exact variables): "
+          + ("n/a, fewer than 2 patients per class" if None in ceilings else
+             f"overall {ceilings[0]:.3f}  image-only {ceilings[1]:.3f}"))
     return 0

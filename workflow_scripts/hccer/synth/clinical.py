@@ -47,6 +47,7 @@ class Simulation:
     # what an image shows, exactly: per-variable log-LRs of the image/visible variables and
     # the latent traits (one row per patient), for the learnable ceiling
     image_features: object = None
+    clinical_features: object = None  # the same for the clinical-only variables
 
 
 def allocate(weights, total: int) -> list[int]:
@@ -254,7 +255,7 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     lr_clin = np.zeros(n)
     lr_vis = np.zeros(n)
     lr_img_only = np.zeros(n)
-    shown = []
+    shown, tabled = [], []
     for var in twin["variables"]:
         lr = _log_lr(var, idx_all[var["name"]], val_all[var["name"]])
         if var.get("image"):
@@ -265,6 +266,8 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
             lr_vis += lr
         if var.get("image") or var.get("visible"):
             shown.append(lr)
+        else:
+            tabled.append(lr)
     shown += [z[t] for t in TRAITS if float(deltas.get(t, 0.0))]
     lr_traits = sum(strength * float(deltas.get(t, 0.0)) * z[t] for t in TRAITS)
 
@@ -296,7 +299,9 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     tail = ["surgery_date", "recurrence_date", "last_followup_date"]
     clin = clin[[c for c in clin.columns if c not in tail] + tail]
     image_features = np.column_stack(shown) if shown else np.zeros((n, 0))
-    return Simulation(clin, truth, column_descriptions(twin), twin, image_features)
+    clinical_features = np.column_stack(tabled) if tabled else np.zeros((n, 0))
+    return Simulation(clin, truth, column_descriptions(twin), twin, image_features,
+                      clinical_features)
 
 
 def _follow_up(twin, clin, truth, stratum, by_name, rng):

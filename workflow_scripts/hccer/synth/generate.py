@@ -366,10 +366,13 @@ def generate_cohort(preset: str, out: str | Path, n: int | None = None, seed: in
             (("overall", "latent_risk"), ("image_only", "logit_image"),
              ("clinical_only", "logit_clinical"))}
     analysed = (truth["censored"] == 0).to_numpy()
-    ceiling = learnable_ceiling(sim.image_features[analysed], an["true_er"].to_numpy(),
-                                seed=seed)
     # null when fewer than 2 patients per class leaves nothing to cross-validate
-    aucs["image_learnable_cv5"] = None if np.isnan(ceiling) else round(ceiling, 4)
+    y_an = an["true_er"].to_numpy()
+    for key, feats in (("image_learnable_cv5", sim.image_features),
+                       ("overall_learnable_cv5",
+                        np.hstack([sim.image_features, sim.clinical_features]))):
+        ceiling = learnable_ceiling(feats[analysed], y_an, seed=seed)
+        aucs[key] = None if np.isnan(ceiling) else round(ceiling, 4)
     n_files = sum(m["files"] for m in manifests)
     n_bytes = sum(m["bytes"] for m in manifests)
     record = {
