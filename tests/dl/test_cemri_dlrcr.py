@@ -267,3 +267,59 @@ def test_holdout_jobs_resnets_then_dlrcr(tmp_path):
     assert ck["tabular"]["columns"] == d["tabular_columns"]
     # width 4: ResNet-10 pools 2 x 4 channels, ResNet-18 8 x 4; plus 4 tabular columns
     assert ck["members"][0]["head.out.weight"].shape[1] == (8 if best == "resnet10" else 32) + 4
+
+
+def test_scorecam_matches_a_channel_by_channel_computation():
+    import torch.nn.functional as F
+    from hccer.dl import networks
+    from hccer.dl.gradcam import scorecam
+
+    torch.manual_seed(0)
+    model = networks.build("stack", {"backbone": "resnet10", "width": 4, "normalise": "none"},
+                           n_phases=3, input_shape=(3, 32, 32)).eval()
+    x = torch.rand(2, 3, 32, 32)
+    cam = scorecam(model, x.numpy(), batch=3)          # batches of 3 of the 8 channels
+    assert cam.shape == (2, 32, 32) and cam.min() >= 0 and cam.max() <= 1
+    with torch.no_grad():
+        a = model.trunk(x[1:])[0]                        # (8, 4, 4)
+        scores = []
+        for k in range(a.shape[0]):
+            up = F.interpolate(a[k][None, None], size=(32, 32), mode="bilinear",
+                               align_corners=False)[0, 0]
+            m = (up - up.min()) / (up.max() - up.min()) if up.max() > up.min() else up * 0
+            scores.append(model(x[1:] * m)["logits"][0, 1])
+        w = torch.softmax(torch.stack(scores), 0)
+        raw = torch.relu((w[:, None, None] * a).sum(0))
+        ref = F.interpolate(raw[None, None], size=(32, 32), mode="bilinear",
+                            align_corners=False)[0, 0]
+        ref = (ref - ref.min()) / (ref.max() - ref.min())
+    assert np.allclose(cam[1], ref.numpy(), atol=1e-5)
+
+
+def test_scorecam_job_maps_every_patient_and_refuses_tabular_models(tmp_path):
+    from hccer.dl.gradcam import run_gradcam
+    from hccer.dl.job import run_job
+    from hccer.errors import ConfigError
+
+    crops, pids, train, test = _cohort(tmp_path)
+    cfg = {"network": "stack", "epochs": 1, "batch_size": 8, "lr": 0.01,
+           "input": {"array": "x", "phases": ["AP", "PVP", "DP"]},
+           "net": {"backbone": "resnet10", "width": 4, "normalise": "none"}}
+    study = {"key": "t", "phases": ["AP", "PVP", "DP"], "crop": {"mode": "slices2d"},
+             "deep": {"device": "cpu", "experiments": {"r10": cfg}}}
+    out = tmp_path / "models" / "r10" / "fold-0_seed-0"
+    run_job(study, "r10", 0, 0, crops, str(tmp_path / "folds.json"),
+            str(tmp_path / "outcome.tsv"), str(out), str(tmp_path / "r10.csv"))
+    n = run_gradcam(str(out / "checkpoint.pt"), crops, str(out / "gradcam"),
+                    str(tmp_path / "folds.json"))
+    assert n == len(pids) and len(list((out / "gradcam").glob("sub-*_scorecam.png"))) == n
+    index = json.loads((out / "gradcam" / "index.json").read_text())
+    assert index["method"] == "Score-CAM" and set(index["patients"]) == set(pids)
+    with np.load(out / "gradcam" / "gradcam_maps.npz") as z:
+        assert z["p03"].shape == (16, 16)
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    ck["config"]["tabular"] = ["radiomics"]
+    torch.save(ck, tmp_path / "tab.pt")
+    with pytest.raises(ConfigError, match="image-only"):
+        run_gradcam(str(tmp_path / "tab.pt"), crops, str(tmp_path / "cam2"),
+                    str(tmp_path / "folds.json"))

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hccer.errors import InputError
 from hccer.paper import figures
 from hccer.paper.output import write_figure
 from hccer.stats import roc
@@ -174,6 +175,35 @@ def test_gradcam_and_crops_panels(tmp_path, holdout):
         tmp_path, {"id": "voi", "title": "VOI", "kind": "crops", "arrays": ["SS", "NSS"]}, holdout
     )
     assert out["values"][0]["patient"] == "s1" and out["values"][0]["shape"] == [16, 16]
+
+
+def test_scorecam_pair_over_each_phase(tmp_path, holdout):
+    rng = np.random.default_rng(1)
+    crops = []
+    for pid, *_ in TEST:
+        np.savez(tmp_path / f"sub-{pid}_desc-slices2d.npz",
+                 x=rng.random((3, 3, 16, 16)).astype("float32"))
+        (tmp_path / f"sub-{pid}_desc-slices2d.json").write_text(json.dumps(
+            {"mode": "slices2d", "axes": "slice,phase,y,x", "phases": ["AP", "PVP", "DP"]}))
+        crops.append(str(tmp_path / f"sub-{pid}_desc-slices2d.npz"))
+    cams = tmp_path / "models" / "a" / "fold-0_seed-0" / "gradcam"
+    cams.mkdir(parents=True)
+    np.savez(cams / "gradcam_maps.npz",
+             **{p: np.outer(np.ones(16), np.arange(16)) / 15 for p, *_ in TEST})
+    (cams / "index.json").write_text(json.dumps({"method": "Score-CAM"}))
+    holdout.crops, holdout.gradcam = crops, [str(cams)]
+    item = {"id": "f4", "title": "Fig 4", "kind": "gradcam", "models": ["a"],
+            "select": "confident_pair", "phases": ["AP", "PVP", "DP"]}
+    fig, values, notes = figures.build(item, holdout)
+    # test cohort: ER with the highest P(ER) is s1 (0.7), NER with the lowest is s4 (0.1)
+    assert [v["patient"] for v in values] == ["s1", "s4"]
+    assert [v["correct_at_0_5"] for v in values] == [True, True]
+    assert values[0]["cam_max_yx"][1] == 15
+    assert len(fig.axes) == 2 * 6
+    assert "PVP Score-CAM" in [ax.get_title() for ax in fig.axes] and "Score-CAM" in notes[0]
+    item["phases"] = ["AP", "HBP"]
+    with pytest.raises(InputError, match="HBP"):
+        figures.build(item, holdout)
 
 
 def test_not_reproduced_figure(tmp_path, holdout):

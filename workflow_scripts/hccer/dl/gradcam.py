@@ -1,10 +1,19 @@
-"""Grad-CAM at the last pooling layer of the 3D CNN (seed-004 §5, keras-vis `visualize_cam`).
+"""Class activation maps: Grad-CAM at the last pooling layer of the 3D CNN (seed-004 §5,
+keras-vis `visualize_cam`) and Score-CAM at the last stage of the 2D stacked ResNets
+(seed-002 §7, Figure 4).
+
+Grad-CAM:
 
 Gradient of the ER logit (index 1, pre-softmax) with respect to the pool-4 activations,
 divided by its maximum magnitude; channel weights = spatial mean of the gradient; map =
 ReLU(sum_c w_c A_c); cubic upsampling to the input size (pool 4 has depth 1 for a 10-slice
 VOI, so the map is the same on every slice); min-max normalised. Ensembles average their
 members' maps. The overlay is drawn on the central axial slice of the model input.
+
+Score-CAM (Wang et al. 2020, as `pytorch-grad-cam`'s ScoreCAM): each channel of the trunk's
+output, bilinearly upsampled and min-max normalised, masks the input; the ER logit of each
+masked input, softmaxed over channels, weights the channels; map = ReLU(sum_k w_k A_k),
+upsampled and min-max normalised. Gradient-free, so it needs no hook on the backward pass.
 """
 
 from __future__ import annotations
@@ -52,6 +61,56 @@ def gradcam(model, x) -> np.ndarray:
     return out
 
 
+def scorecam(model, x, target: int = 1, batch: int = 32) -> np.ndarray:
+    """Normalised Score-CAM (B, H, W) for a StackNet `model` (image-only head) and x (B, C, H, W)."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    x = torch.as_tensor(x, dtype=torch.float32)
+    size = tuple(x.shape[2:])
+    out = np.zeros((x.shape[0], *size), np.float32)
+    with torch.no_grad():
+        acts = model.trunk(model.norm(x))                          # (B, K, h, w)
+        up = F.interpolate(acts, size=size, mode="bilinear", align_corners=False)
+        lo = up.amin(dim=(2, 3), keepdim=True)
+        hi = up.amax(dim=(2, 3), keepdim=True)
+        masks = torch.where(hi > lo, (up - lo) / (hi - lo).clamp_min(1e-12), 0.0)
+        for b in range(x.shape[0]):
+            scores = torch.cat([
+                model(x[b:b + 1] * masks[b, k:k + batch, None])["logits"][:, target]
+                for k in range(0, masks.shape[1], batch)])
+            w = torch.softmax(scores, 0)
+            cam = torch.relu((w[:, None, None] * acts[b]).sum(0))
+            cam = F.interpolate(cam[None, None], size=size, mode="bilinear",
+                                align_corners=False)[0, 0]
+            c_lo, c_hi = float(cam.min()), float(cam.max())
+            out[b] = ((cam - c_lo) / (c_hi - c_lo)).numpy() if c_hi > c_lo else 0.0
+    return out
+
+
+def phases_png(images: np.ndarray, cam: np.ndarray, phases: list[str], path: str | Path,
+               title: str) -> None:
+    """Each phase of one slice sample, plain and with the map overlaid (2 rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(phases), figsize=(2.2 * len(phases), 4.6), squeeze=False)
+    for j, name in enumerate(phases):
+        for i in range(2):
+            axes[i, j].imshow(images[j], cmap="gray")
+            if i:
+                axes[i, j].imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+            axes[i, j].axis("off")
+        axes[0, j].set_title(name, fontsize=9)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def overlay_png(image: np.ndarray, cam: np.ndarray, path: str | Path, title: str) -> None:
     import matplotlib
 
@@ -83,22 +142,35 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
         torch.set_num_threads(int(threads))
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = ck["config"]
-    if cfg["network"] != "cnn3d":
-        raise ConfigError(f"Grad-CAM is defined here for the 3D CNN, not {cfg['network']}")
+    if cfg["network"] not in ("cnn3d", "stack"):
+        raise ConfigError(f"class activation maps are defined here for the 3D CNN (Grad-CAM) "
+                          f"and the stacked ResNets (Score-CAM), not {cfg['network']}")
+    if cfg["network"] == "stack" and cfg.get("tabular"):
+        raise ConfigError(f"Score-CAM needs an image-only network; {cfg['name']} also reads "
+                          "tabular inputs")
     split = read_json(folds)
     outer = next(f for f in split["folds"] if int(f["fold"]) == int(ck["fold"]))
     patients = sorted(set(outer["train"]) | set(outer["test"]))
     cohort = {p: "test" for p in outer["test"]} | {p: "train" for p in outer["train"]}
     array = (cfg.get("input") or {}).get("array", "x")
-    study_like = {"crop": {"mode": "voi3d"}, "model_phases": cfg.get("input", {}).get("phases")
-                  or []}
-    channels = channels_for(study_like, cfg) if study_like["model_phases"] else None
+    wanted = (cfg.get("input") or {}).get("phases") or []
+    if cfg["network"] == "stack":
+        meta = Path(str(crops[0]).replace(".npz", ".json"))
+        held = read_json(meta).get("phases", wanted) if meta.is_file() else wanted
+        study_like = {"crop": {"mode": "slices2d"}, "phases": held}
+    else:
+        study_like = {"crop": {"mode": "voi3d"}, "model_phases": wanted}
+    channels = channels_for(study_like, cfg) if wanted else None
     samples = load_samples(crops, patients, array, channels)
+    shape = tuple(ck["input_shape"])
     models = []
     for state in ck["members"]:
-        m = networks.build(cfg["network"], cfg.get("net"), input_shape=tuple(ck["input_shape"]))
+        m = networks.build(cfg["network"], cfg.get("net"), input_shape=shape,
+                           **({"n_phases": shape[0]} if cfg["network"] == "stack" else {}))
         m.load_state_dict(state)
         models.append(m)
+    if cfg["network"] == "stack":
+        return _scorecam_patients(models, samples, cohort, wanted or held, ck, out_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     maps = {}
@@ -117,4 +189,32 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
                                     "layer": "pool4", "target": "ER logit",
                                     "patients": {p: cohort[p] for p in maps}})
     log.info("Grad-CAM overlays for %d patients written to %s", len(maps), out)
+    return len(maps)
+
+
+def _scorecam_patients(models, samples, cohort, phases, ck, out_dir) -> int:
+    """Score-CAM of every patient's central slice sample (of its 3 largest-area slices)."""
+    import torch
+
+    from hccer.jsonio import write_json
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    maps = {}
+    for i, pid in enumerate(samples.patients):
+        x = samples.x[samples.patient_index == i]
+        mid = x[len(x) // 2: len(x) // 2 + 1]
+        cam = np.mean([scorecam(m, mid) for m in models], axis=0)[0]
+        with torch.no_grad():
+            p = float(np.mean([torch.softmax(m(torch.from_numpy(x))["logits"], 1)[:, 1].mean()
+                               for m in models]))
+        phases_png(mid[0], cam, list(phases), out / f"sub-{pid}_scorecam.png",
+                   f"{pid} ({cohort[pid]}) P(ER) {p:.2f}")
+        maps[pid] = cam
+    np.savez_compressed(out / "gradcam_maps.npz", **maps)
+    write_json(out / "index.json", {"experiment": ck["experiment"], "fold": ck["fold"],
+                                    "method": "Score-CAM", "layer": "trunk (last stage)",
+                                    "target": "ER logit", "slice": "central of the 3",
+                                    "patients": {p: cohort[p] for p in maps}})
+    log.info("Score-CAM overlays for %d patients written to %s", len(maps), out)
     return len(maps)

@@ -564,21 +564,31 @@ def gradcam(item: dict, inp: Inputs):
         fig, ax = plt.subplots(figsize=(4, 2))
         message(ax, f"{label(spec, models[0])}: {exc}")
         return fig, [], [str(exc)]
-    ranked = first.sort_values(["label", "score", "patient_id"], ascending=[False, False, True])
-    patients = ranked["patient_id"].head(n).tolist()
+    if item.get("select") == "confident_pair":
+        # the most confident ER case and the most confident NER case (seed-002 Figure 4)
+        er_rows = first[first["label"] == 1].sort_values(["score", "patient_id"],
+                                                         ascending=[False, True])
+        ner_rows = first[first["label"] == 0].sort_values(["score", "patient_id"])
+        patients = er_rows["patient_id"].head(1).tolist() + ner_rows["patient_id"].head(1).tolist()
+    else:
+        ranked = first.sort_values(["label", "score", "patient_id"],
+                                   ascending=[False, False, True])
+        patients = ranked["patient_id"].head(n).tolist()
     dirs = {}
     for d in inp.gradcam:
         m = re.search(r"/models/([^/]+)/fold-", str(Path(d).as_posix()))
         if m:
             dirs[m.group(1)] = Path(d)
     crops = _crop_files(inp)
+    score = dict(zip(first["patient_id"], first["score"], strict=True))
+    er = dict(zip(first["patient_id"], first["label"], strict=True))
+    if item.get("phases"):
+        return _cam_by_phase(item, inp, models[0], patients, dirs, crops, score, er)
     plt = _plt()
     fig, axes = plt.subplots(
         len(patients), len(models), figsize=(2.6 * len(models), 2.7 * len(patients)), squeeze=False
     )
     values = []
-    score = dict(zip(first["patient_id"], first["score"], strict=True))
-    er = dict(zip(first["patient_id"], first["label"], strict=True))
     for j, model in enumerate(models):
         array = spec.get("inputs", {}).get(model, "x")
         maps = {}
@@ -624,6 +634,66 @@ def gradcam(item: dict, inp: Inputs):
             "the central axial slice of each model's own input"
         ],
     )
+
+
+def _cam_by_phase(item, inp, model, patients, dirs, crops, score, er):
+    """One model's map over each phase of the input: per patient a row of (phase, overlay)
+    pairs, as seed-002 Figure 4 (cropped AP/PVP/DP and their Score-CAM)."""
+    spec = inp.spec
+    phases = list(item["phases"])
+    maps = {}
+    if model in dirs and (dirs[model] / "gradcam_maps.npz").is_file():
+        with np.load(dirs[model] / "gradcam_maps.npz") as z:
+            maps = {p: z[p] for p in patients if p in z.files}
+    method = "Score-CAM"
+    if model in dirs and (dirs[model] / "index.json").is_file():
+        from hccer.jsonio import read_json
+
+        method = read_json(dirs[model] / "index.json").get("method", "Grad-CAM")
+    plt = _plt()
+    fig, axes = plt.subplots(
+        max(len(patients), 1), 2 * len(phases), figsize=(1.9 * 2 * len(phases), 2.3 *
+                                                          max(len(patients), 1)), squeeze=False
+    )
+    values = []
+    for i, pid in enumerate(patients):
+        row = axes[i]
+        if pid not in maps:
+            why = spec["models"].get(model) or (
+                "no activation map for this patient (set gradcam: true for the experiment)"
+            )
+            message(row[0], f"{label(spec, model)}: {why}")
+            for ax in row[1:]:
+                ax.axis("off")
+            continue
+        img, meta = _load_central(crops[pid], spec.get("inputs", {}).get(model, "x"))
+        held = list(meta.get("phases") or phases)
+        for j, ph in enumerate(phases):
+            if ph not in held:
+                raise InputError(f"crop holds phases {held}, not {ph}", patient=pid,
+                                 file=crops[pid])
+            plane = img[held.index(ph)]
+            for k, ax in enumerate(row[2 * j: 2 * j + 2]):
+                ax.imshow(plane, cmap="gray", vmin=0, vmax=1)
+                if k:
+                    ax.imshow(maps[pid], cmap="jet", alpha=0.4, vmin=0, vmax=1)
+                _bare(ax)
+                if i == 0:
+                    ax.set_title(f"{ph}" + (f" {method}" if k else ""), fontsize=9)
+        row[0].set_ylabel(f"{pid}\n{'ER' if er[pid] else 'NER'}, P(ER) {score[pid]:.2f}",
+                          fontsize=8)
+        values.append({"model": model, "patient": pid, "label": int(er[pid]),
+                       "score": float(score[pid]),
+                       "correct_at_0_5": bool((score[pid] >= 0.5) == bool(er[pid])),
+                       "cam_max_yx": [int(v) for v in
+                                      np.unravel_index(np.argmax(maps[pid]), maps[pid].shape)]})
+    fig.tight_layout()
+    cohort = item.get("cohort", "test")
+    return fig, values, [
+        f"{cohort} cohort: the ER patient with the highest and the NER patient with the lowest "
+        f"P(ER) of {label(spec, model)}; {method} (jet, alpha 0.4) of the central slice sample "
+        "over each phase of its input"
+    ]
 
 
 def crops(item: dict, inp: Inputs):

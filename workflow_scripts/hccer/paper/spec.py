@@ -41,7 +41,11 @@ KINDS: dict[str, tuple[str, str, frozenset]] = {
     "km": ("figures", "models", frozenset({"panels", "threshold", "youden_from", "time_unit"})),
     "confusion": ("figures", "models", frozenset({"panels", "threshold", "youden_from"})),
     "flow": ("figures", "cohort", frozenset()),
-    "gradcam": ("figures", "images", frozenset({"models", "cohort", "n_patients"})),
+    "gradcam": (
+        "figures",
+        "images",
+        frozenset({"models", "cohort", "n_patients", "select", "phases"}),
+    ),
     "crops": ("figures", "images", frozenset({"arrays", "phases", "composite", "n_patients"})),
     "not_reproduced": ("both", "cohort", frozenset({"reason"})),
 }
