@@ -13,6 +13,8 @@ PAPER_TARGETS = paperrules.targets(L, PAPER)
 paper_targets = lambda wildcards: PAPER_TARGETS  # target function, as cohort_/model_targets
 PAPER_LEDGER = [L.ledger()] if LEDGER_PARTS else []
 PAPER_CAMS = paperrules.gradcam_dirs(L.root, DEEP_CAM)
+if STUDY.get("vit"):  # the b-value ViT's Grad-CAM stands for its ledger model
+    PAPER_CAMS[ivim_config.MODEL_NAMES["bdl"]] = [VIT_CAM.format(seed=s) for s in VIT_SEEDS]
 # What every paper job carries: its caption reads title, folds and statistics options.
 PAPER_PARAMS = {
     "title": lambda wc: paperspec.find_item(PAPER, wc.item)[1]["title"],

@@ -218,3 +218,21 @@ def test_not_reproduced_figure(tmp_path, holdout):
         holdout,
     )
     assert out["notes"] == ["needs second-reader scoring"]
+
+
+def test_vit_gradcam_folder_is_found_by_its_index_and_draws_its_own_image(tmp_path, holdout):
+    """The ViT writes models/<extractor>/seed-<s>_gradcam with the ledger model named in
+    index.json and the b-value slice it drew on beside the maps (no crop needed)."""
+    cams = tmp_path / "models" / "vit_b" / "seed-0_gradcam"
+    cams.mkdir(parents=True)
+    np.savez(cams / "gradcam_maps.npz", **{p: np.eye(16) for p, *_ in TEST})
+    np.savez(cams / "gradcam_images.npz", **{p: np.full((16, 16), 0.5) for p, *_ in TEST})
+    (cams / "index.json").write_text(json.dumps({"ledger_model": "a", "method": "Grad-CAM"}))
+    holdout.gradcam = [str(cams)]
+    holdout.crops = []
+    item = {"id": "f5", "title": "Fig 5", "kind": "gradcam", "models": ["a"],
+            "select": "confident_pair"}
+    fig, values, _ = figures.build(item, holdout)
+    assert [v["patient"] for v in values] == ["s1", "s4"]
+    assert values[0]["cam_max_yx"] == [0, 0]
+    assert fig.axes[0].images[0].get_array().mean() == pytest.approx(0.5)

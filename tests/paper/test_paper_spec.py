@@ -173,3 +173,10 @@ def test_ivim_catalogue_lists_the_vit_ledger_models(project_root):
     cat = model_catalogue(_study(project_root, "ivim_vit"))
     for name in ("vit_bdl", "vit_mdl", "vit_fdl", "combined"):
         assert cat[name] is None, name
+
+
+def test_per_cohort_youden_only_for_holdout_tables(project_root):
+    item = {"id": "t", "title": "T", "kind": "km", "youden_from": "own",
+            "panels": [{"title": "p", "models": ["cnn3d_ss"], "cohort": "test"}]}
+    with pytest.raises(ConfigError, match="own"):
+        paper_spec(_with_item(project_root, item, section="figures"))

@@ -349,3 +349,23 @@ def test_table1_joins_ivim_values(tmp_path, holdout):
     train = d[[r[0] for r in holdout_rows("train")]]
     assert f.loc[0, "Level"] == "mean ± SD"
     assert f.loc[0, "Training (n = 6)"] == f"{train.mean():.2f} ± {train.std():.2f}"
+
+
+def test_per_cohort_youden_and_item_auc_ci(holdout):
+    """ivim_vit Table 4: MedCalc's per-cohort Youden criterion and exact binomial AUC CI."""
+    from scipy.stats import beta
+
+    item = {"id": "t4", "title": "T4", "kind": "holdout_metrics", "models": ["a"],
+            "cohorts": ["train", "test"], "metrics": ["auc", "cutoff", "sensitivity",
+                                                      "specificity"],
+            "youden_from": "own", "auc_ci": "binomial"}
+    t = tables.build(item, holdout)
+    test = next(v for v in t.values if v["cohort"] == "test")
+    # test cohort alone: J is 0.5 at P >= 0.5 (all 3 ER, 1 of 2 NER), cut midway to 0.1
+    assert test["threshold"] == pytest.approx(0.3)
+    assert t.frame.loc[1, "Sensitivity"] == "100.0% (3/3)"
+    assert t.frame.loc[1, "Specificity"] == "50.0% (1/2)"
+    a, n = 4 / 6, 5                                   # MedCalc: AUC x n successes of n
+    assert test["auc"]["ci_low"] == pytest.approx(beta.ppf(0.025, a * n, n - a * n + 1))
+    assert test["auc"]["ci_high"] == pytest.approx(beta.ppf(0.975, a * n + 1, n - a * n))
+    assert "within each cohort" in t.notes[0] and "exact binomial" in t.notes[1]

@@ -113,7 +113,7 @@ def run_explain(study: dict, extractor_json: str, crops: list[str], map_crops: l
     er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    maps, index = {}, {}
+    maps, images, index = {}, {}, {}
     for i, pid in enumerate(samples.patients):
         x = samples.x[i:i + 1]
         cam = vit_gradcam(model, x)[0]
@@ -123,9 +123,12 @@ def run_explain(study: dict, extractor_json: str, crops: list[str], map_crops: l
         panel_png(x[0, channel, z], cam[z], out / f"sub-{pid}_gradcam.png",
                   f"{pid} ({cohort}, ER {er[pid]}) ViT P(ER) {p:.2f}, slice {z}")
         maps[pid] = cam[z].astype(np.float32)
+        images[pid] = x[0, channel, z].astype(np.float32)
         index[pid] = {"er": er[pid], "vit_probability": p, "slice": z}
     np.savez_compressed(out / "gradcam_maps.npz", **maps)
-    write_json(out / "index.json", {"experiment": ck["experiment"],
+    np.savez_compressed(out / "gradcam_images.npz", **images)   # the b-value slice under it
+    write_json(out / "index.json", {"experiment": ck["experiment"], "method": "Grad-CAM",
+                                    "ledger_model": ivim_config.MODEL_NAMES["bdl"],
                                     "inner_fold": ck["inner_fold"], "seed": ck["seed"],
                                     "layer": "blocks[-1].norm1 (patch tokens)",
                                     "target": "ER logit", "b_value": b_value,

@@ -551,8 +551,6 @@ def _load_central(path: str, array: str) -> tuple[np.ndarray, dict]:
 
 
 def gradcam(item: dict, inp: Inputs):
-    from pathlib import Path
-
     spec = inp.spec
     models = list(item.get("models") or [])
     cohort = item.get("cohort", "test")
@@ -574,11 +572,7 @@ def gradcam(item: dict, inp: Inputs):
         ranked = first.sort_values(["label", "score", "patient_id"],
                                    ascending=[False, False, True])
         patients = ranked["patient_id"].head(n).tolist()
-    dirs = {}
-    for d in inp.gradcam:
-        m = re.search(r"/models/([^/]+)/fold-", str(Path(d).as_posix()))
-        if m:
-            dirs[m.group(1)] = Path(d)
+    dirs = _cam_dirs(inp.gradcam)
     crops = _crop_files(inp)
     score = dict(zip(first["patient_id"], first["score"], strict=True))
     er = dict(zip(first["patient_id"], first["label"], strict=True))
@@ -590,7 +584,6 @@ def gradcam(item: dict, inp: Inputs):
     )
     values = []
     for j, model in enumerate(models):
-        array = spec.get("inputs", {}).get(model, "x")
         maps = {}
         if model in dirs and (dirs[model] / "gradcam_maps.npz").is_file():
             with np.load(dirs[model] / "gradcam_maps.npz") as z:
@@ -604,7 +597,7 @@ def gradcam(item: dict, inp: Inputs):
                 )
                 message(ax, f"{label(spec, model)}: {why}")
                 continue
-            img = _load_central(crops[pid], array)[0][0]
+            img = _cam_image(dirs, model, pid, crops, spec)
             cam = maps[pid]
             ax.imshow(img, cmap="gray", vmin=0, vmax=1)
             ax.imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
@@ -634,6 +627,33 @@ def gradcam(item: dict, inp: Inputs):
             "the central axial slice of each model's own input"
         ],
     )
+
+
+def _cam_dirs(folders) -> dict:
+    """Ledger model -> its activation-map folder: named in the folder's index.json
+    (`ledger_model`, e.g. the ViT's), else the experiment in models/<experiment>/fold-*."""
+    from pathlib import Path
+
+    from hccer.jsonio import read_json
+
+    dirs = {}
+    for d in folders:
+        index = Path(d) / "index.json"
+        named = read_json(index).get("ledger_model") if index.is_file() else None
+        m = re.search(r"/models/([^/]+)/fold-", Path(d).as_posix())
+        if named or m:
+            dirs[named or m.group(1)] = Path(d)
+    return dirs
+
+
+def _cam_image(dirs, model, pid, crops, spec):
+    """The image a map was drawn on: stored beside the map, else the crop's central slice."""
+    stored = dirs[model] / "gradcam_images.npz" if model in dirs else None
+    if stored is not None and stored.is_file():
+        with np.load(stored) as z:
+            if pid in z.files:
+                return np.asarray(z[pid], float)
+    return _load_central(crops[pid], spec.get("inputs", {}).get(model, "x"))[0][0]
 
 
 def _cam_by_phase(item, inp, model, patients, dirs, crops, score, er):

@@ -26,7 +26,9 @@ KINDS: dict[str, tuple[str, str, frozenset]] = {
     "holdout_metrics": (
         "tables",
         "models",
-        frozenset({"models", "columns", "cohorts", "metrics", "threshold", "youden_from"}),
+        frozenset(
+            {"models", "columns", "cohorts", "metrics", "threshold", "youden_from", "auc_ci"}
+        ),
     ),
     "km_summary": (
         "tables",
@@ -148,7 +150,10 @@ def _check_item(item: dict, section: str, study: dict, catalogue: dict) -> None:
     cohorts = list(item.get("cohorts") or []) + [
         p["cohort"] for p in item.get("panels") or [] if "cohort" in p
     ]
-    cohorts += [c for c in (item.get("cohort"), item.get("youden_from")) if c]
+    cohorts += [c for c in (item.get("cohort"), item.get("youden_from")) if c and c != "own"]
+    if item.get("youden_from") == "own" and kind != "holdout_metrics":
+        raise ConfigError(f"{where}: youden_from: own (a cut-off per cohort) is for "
+                          "holdout_metrics tables")
     if split == "kfold" and any(c != "test" for c in cohorts):
         raise ConfigError(
             f"{where}: a k-fold study scores out-of-fold patients only (cohort "

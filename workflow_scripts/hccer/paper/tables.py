@@ -51,11 +51,23 @@ def fmt_num(v, digits: int = 3) -> str:
 
 
 # -- thresholds and AUCs -------------------------------------------------------------------------
-def threshold_for(item: dict, inp: Inputs, model: str) -> tuple[float, str]:
-    """The item's cut-off for `model`: fixed, or Youden's J on another cohort's rows."""
+def threshold_for(item: dict, inp: Inputs, model: str,
+                  cohort: str | None = None) -> tuple[float, str]:
+    """The item's cut-off for `model`: fixed, or Youden's J on another cohort's rows, or
+    (`youden_from: own`, MedCalc's default criterion) on the rows of `cohort` itself."""
     from hccer.stats.ledger import check_binary_outcome
     from hccer.stats.threshold import youden_threshold
 
+    if item.get("youden_from") == "own":
+        if cohort is None:
+            raise ConfigError(f"{item['id']}: youden_from: own needs a cohort per row")
+        src = inp.rows(model, cohort)
+        try:
+            check_binary_outcome(src, f"Youden cut-off of {model}")
+        except InputError as exc:
+            raise NotRun(f"no cut-off ({exc.reason})") from None
+        thr = youden_threshold(src["score"], src["label"])["threshold"]
+        return thr, "Youden's J within each cohort (MedCalc's default criterion)"
     if "youden_from" in item:
         src = inp.rows(model, item["youden_from"])
         try:
@@ -378,7 +390,8 @@ def auc_p_between(inp: Inputs, model: str, cohorts: list[str]) -> str:
 def holdout_metrics(item: dict, inp: Inputs) -> Table:
     from hccer.stats.threshold import evaluate
 
-    stats = inp.spec["stats"]
+    # an item may state its paper's own AUC CI method (e.g. MedCalc's exact binomial)
+    stats = {**inp.spec["stats"], **({"auc_ci": item["auc_ci"]} if item.get("auc_ci") else {})}
     metrics = item.get("metrics") or list(HOLDOUT_HEADERS)
     bad = sorted(set(metrics) - set(HOLDOUT_HEADERS))
     if bad:
@@ -400,7 +413,7 @@ def holdout_metrics(item: dict, inp: Inputs) -> Table:
             }
             try:
                 df = inp.rows(model, cohort)
-                thr, rule = threshold_for(item, inp, model)
+                thr, rule = threshold_for(item, inp, model, cohort)
             except NotRun as exc:
                 row.update({"n (ER)": "—", **{HOLDOUT_HEADERS[m]: str(exc) for m in metrics}})
                 values.append({"model": model, "cohort": cohort, "not_run": str(exc)})
@@ -457,6 +470,8 @@ def holdout_metrics(item: dict, inp: Inputs) -> Table:
 
 
 def threshold_rule_text(item: dict) -> str:
+    if item.get("youden_from") == "own":
+        return "Youden's J within each cohort (MedCalc's default criterion)"
     if "youden_from" in item:
         return f"Youden's J on the {COHORT_NAMES[item['youden_from']].lower()} cohort"
     return f"fixed {float(item.get('threshold', 0.5)):g}"
