@@ -286,3 +286,31 @@ def test_kfold_rejects_numbers_it_cannot_aggregate(preset):
     )
     with pytest.raises(ConfigError, match="versus"):
         check_published({**preset("cemri_dlrcr"), "published": paired})
+
+
+def test_twin_check_ranks_models_against_the_ceilings():
+    rows = []
+    for i in range(10):
+        y = i % 2
+        rows.append({"patient_id": f"p{i}", "model": "good", "score": 0.2 + 0.6 * y + i / 100,
+                     "label": y, "cohort": "test", "fold": i % 2, "seed": 0})
+        # two seeds of a weaker model: scores averaged per patient before the AUC
+        for seed, s in ((0, 0.9 if i in (0, 1) else 0.1 + 0.5 * y), (1, 0.5)):
+            rows.append({"patient_id": f"p{i}", "model": "weak", "score": s, "label": y,
+                         "cohort": "test", "fold": 0, "seed": seed})
+        rows.append({"patient_id": f"p{i}", "model": "weak_perm", "score": 0.5, "label": y,
+                     "cohort": "test", "fold": 0, "seed": 0})
+        rows.append({"patient_id": f"p{i}", "model": "good", "score": 0.5, "label": y,
+                     "cohort": "train", "fold": 0, "seed": 0})
+    ledger = pd.DataFrame(rows)
+    syn = {"oracle_auc": {"overall_learnable_cv5": 0.8, "image_learnable_cv5": None,
+                          "image_only": 0.9}}
+    text = C.twin_check(ledger, syn)
+    lines = [ln for ln in text.splitlines() if ln.startswith("| `")]
+    assert [ln.split("`")[1] for ln in lines] == ["good", "weak", "weak_perm"]
+    # good: perfect separation -> AUC 1 -> 1/0.8, no image ceiling, 1/0.9
+    assert lines[0].split("|")[4:7] == [" 1.25 ", " — ", " 1.11 "]
+    # weak, seed-mean scores: ER p1 0.7, p3-p9 0.55; NER p0 0.7, p2-p8 0.3. Pairs won:
+    # p1 4 + tie with p0 0.5, each 0.55 ER 4 -> 20.5 of 25
+    assert f"{20.5 / 25:.3f}" in lines[1]
+    assert C.twin_check(ledger, None) == "" and C.twin_check(None, syn) == ""

@@ -102,7 +102,9 @@ def run_comparison(args) -> int:
     table = C.compare(ledger, study, block, args.seed)
     others = C.other_models(ledger, study, block, args.seed)
     data = C.data_text(args.source, _json(args.synthetic), _json(args.flow), _json(args.folds))
-    write_text(args.out, C.render_markdown(table, others, study, block, data))
+    check = C.twin_check(ledger, _json(args.synthetic)) if args.source == "synthetic" else ""
+    write_text(args.out, C.render_markdown(table, others, study, block, data)
+               + ("\n" + check if check else ""))
     write_text(args.table, C.tsv(table))
     counts = table["status"].value_counts().to_dict()
     print(

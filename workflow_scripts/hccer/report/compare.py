@@ -542,5 +542,49 @@ def render_markdown(
     return "\n".join(lines) + "\n"
 
 
+def twin_check(ledger: pd.DataFrame | None, synthetic: dict | None) -> str:
+    """Markdown: every model's AUC on its evaluation patients (pooled out-of-fold, or the test
+    cohort) beside the twin's learnable ceilings and image oracle, best model first; the
+    permutation controls are listed as such. Empty without a twin record or a ledger."""
+    from hccer.stats.roc import auc_with_ci
+
+    if ledger is None or not synthetic:
+        return ""
+    o = synthetic.get("oracle_auc") or {}
+    refs = [("overall ceiling", o.get("overall_learnable_cv5")),
+            ("image ceiling", o.get("image_learnable_cv5")),
+            ("image oracle", o.get("image_only"))]
+    rows = []
+    for model, g in ledger[ledger["cohort"] == "test"].groupby("model"):
+        per = g.groupby("patient_id").agg(score=("score", "mean"), label=("label", "first"))
+        if per["label"].nunique() < 2:
+            continue
+        r = auc_with_ci(per["score"], per["label"], "delong", 0.95, 0, 0)
+        rows.append((model, len(per), r))
+    if not rows:
+        return ""
+    rows.sort(key=lambda t: (t[0].endswith("_perm"), -t[2].auc, t[0]))
+    head = ["model", "patients", "AUC (95% CI)"] + [f"÷ {name}" for name, _ in refs]
+    lines = [
+        "## Twin check",
+        "",
+        "Every model's AUC on its evaluation patients (out-of-fold, pooled over folds, for "
+        "cross-validation; the test cohort for a hold-out split) as a fraction of the twin's "
+        "references: the learnable ceilings (what a logistic model handed the exact variables "
+        "reaches under 5-fold CV at this cohort size) and the image-only oracle (the true "
+        "posterior). A ratio near 1 to a ceiling means the model extracts about all that "
+        "this many patients allow; label-permutation controls (`*_perm`) should sit near "
+        "AUC 0.5.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---" for _ in head) + "|",
+    ]
+    for model, n, r in rows:
+        ratios = ["—" if not ref else f"{r.auc / ref:.2f}" for _, ref in refs]
+        lines.append(f"| `{model}` | {n} | {r.auc:.3f} ({r.ci_low:.3f}–{r.ci_high:.3f}) | "
+                     + " | ".join(ratios) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def tsv(table: pd.DataFrame) -> str:
     return table.to_csv(sep="\t", index=False, float_format="%.6g", lineterminator="\n")
