@@ -1,6 +1,6 @@
 """Run every benchmark (or those named) one after another and print their tables.
 
-Usage: .venv/bin/python benchmarks/run.py [dag convert register synth stats]
+Usage: .venv/bin/python benchmarks/run.py [dag convert register synth stats ceiling ivim radiomics train]
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dag", "convert", "register", "synth", "stats"]
+ORDER = ["dag", "convert", "register", "synth", "stats", "ceiling", "ivim", "radiomics", "train"]
 
 
 def main(argv: list[str]) -> int:

@@ -60,3 +60,13 @@ def test_clinical_features_complete_the_overall_oracle():
     prior = np.log(96 / 69)
     total = prior + lr_vars + traits + sim.clinical_features.sum(1)
     assert np.allclose(total[inside], t["latent_risk"][inside], atol=1e-5)
+
+
+def test_zero_count_levels_give_finite_features():
+    """phase_attention's ALB < 40 g/L has no ER patient: its log-LR is bounded, not -inf."""
+    sim = simulate_clinical("phase_attention", n=167, seed=0)
+    assert np.isfinite(sim.image_features).all() and np.isfinite(sim.clinical_features).all()
+    an = (sim.truth["censored"] == 0).to_numpy()
+    y = sim.truth["true_er"].to_numpy()[an]
+    both = np.hstack([sim.image_features, sim.clinical_features])[an]
+    assert learnable_ceiling(both, y) > 0.7

@@ -264,10 +264,12 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
             lr_clin += lr
         if var.get("visible"):
             lr_vis += lr
+        # a level absent from one group has an infinite log-LR: bounded like the oracle
+        bounded = np.clip(lr, -LOGIT_LIMIT, LOGIT_LIMIT)
         if var.get("image") or var.get("visible"):
-            shown.append(lr)
+            shown.append(bounded)
         else:
-            tabled.append(lr)
+            tabled.append(bounded)
     shown += [z[t] for t in TRAITS if float(deltas.get(t, 0.0))]
     lr_traits = sum(strength * float(deltas.get(t, 0.0)) * z[t] for t in TRAITS)
 
