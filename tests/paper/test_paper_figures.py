@@ -236,3 +236,14 @@ def test_vit_gradcam_folder_is_found_by_its_index_and_draws_its_own_image(tmp_pa
     assert [v["patient"] for v in values] == ["s1", "s4"]
     assert values[0]["cam_max_yx"] == [0, 0]
     assert fig.axes[0].images[0].get_array().mean() == pytest.approx(0.5)
+
+
+def test_map_without_its_crop_names_the_patient(tmp_path, holdout):
+    cams = tmp_path / "models" / "a" / "fold-0_seed-0" / "gradcam"
+    cams.mkdir(parents=True)
+    np.savez(cams / "gradcam_maps.npz", **{p: np.eye(16) for p, *_ in TEST})
+    holdout.gradcam, holdout.crops = [str(cams)], []
+    item = {"id": "c", "title": "C", "kind": "gradcam", "models": ["a"], "n_patients": 1}
+    with pytest.raises(InputError, match="no crop") as exc:
+        figures.build(item, holdout)
+    assert "s1" in str(exc.value)

@@ -135,7 +135,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
     from hccer.dl import networks
     from hccer.dl.data import load_samples
     from hccer.dl.job import channels_for
-    from hccer.errors import ConfigError
+    from hccer.errors import ConfigError, InputError
     from hccer.jsonio import read_json, write_json
 
     if threads:
@@ -154,6 +154,8 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
     cohort = {p: "test" for p in outer["test"]} | {p: "train" for p in outer["train"]}
     array = (cfg.get("input") or {}).get("array", "x")
     wanted = (cfg.get("input") or {}).get("phases") or []
+    if not crops:
+        raise InputError("no crops given to draw activation maps on", file=checkpoint)
     if cfg["network"] == "stack":
         meta = Path(str(crops[0]).replace(".npz", ".json"))
         held = read_json(meta).get("phases", wanted) if meta.is_file() else wanted

@@ -526,6 +526,12 @@ def _crop_files(inp: Inputs) -> dict[str, str]:
     return {patient_of(p): p for p in inp.crops if str(p).endswith(".npz")}
 
 
+def _crop_of(crops: dict[str, str], pid: str) -> str:
+    if pid not in crops:
+        raise InputError("no crop among the figure's inputs to draw the map on", patient=pid)
+    return crops[pid]
+
+
 def _bare(ax) -> None:
     """An image panel: no ticks, no frame (the y label still names the patient)."""
     ax.set_xticks([])
@@ -653,7 +659,7 @@ def _cam_image(dirs, model, pid, crops, spec):
         with np.load(stored) as z:
             if pid in z.files:
                 return np.asarray(z[pid], float)
-    return _load_central(crops[pid], spec.get("inputs", {}).get(model, "x"))[0][0]
+    return _load_central(_crop_of(crops, pid), spec.get("inputs", {}).get(model, "x"))[0][0]
 
 
 def _cam_by_phase(item, inp, model, patients, dirs, crops, score, er):
@@ -686,7 +692,7 @@ def _cam_by_phase(item, inp, model, patients, dirs, crops, score, er):
             for ax in row[1:]:
                 ax.axis("off")
             continue
-        img, meta = _load_central(crops[pid], spec.get("inputs", {}).get(model, "x"))
+        img, meta = _load_central(_crop_of(crops, pid), spec.get("inputs", {}).get(model, "x"))
         held = list(meta.get("phases") or phases)
         for j, ph in enumerate(phases):
             if ph not in held:
