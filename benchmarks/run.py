@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dag", "convert", "register", "synth", "stats", "ceiling", "ivim", "radiomics", "train"]
+ORDER = ["dag", "convert", "register", "synth", "stats", "ceiling", "clinical", "ivim", "radiomics", "train"]
 
 
 def main(argv: list[str]) -> int:

@@ -95,3 +95,24 @@ def test_funnel_drops_non_finite_and_constant_features():
     out = select.run_funnel(X, y, [{"step": "anova", "k": 40}])
     assert out["counts"][0] == ("start", 30)
     assert "f2" not in out["selected"] and "const" not in out["selected"]
+
+
+def test_lasso_grid_follows_glmnet_and_matches_an_explicit_grid():
+    from sklearn.linear_model import LassoCV
+    from sklearn.model_selection import KFold
+
+    # glmnet's lambda.min.ratio: 0.01 for p > n, 1e-4 otherwise
+    assert select.lasso_eps(40, 300) == 0.01 and select.lasso_eps(300, 40) == 1e-4
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(60, 120)), columns=[f"f{i}" for i in range(120)])
+    y = (X["f3"] - X["f7"] + rng.normal(scale=0.7, size=60) > 0).astype(int).to_numpy()
+    Z = (X - X.mean()) / X.std(ddof=0)
+    kept, coef = select.lasso(Z, y, seed=2)
+    # the same fit by hand: alphas from lambda_max = max|X'y_c|/n down to 0.01 × lambda_max
+    yc = y - y.mean()
+    amax = np.abs(Z.to_numpy().T @ yc).max() / len(y)
+    grid = np.geomspace(amax, 0.01 * amax, 100)
+    ref = LassoCV(alphas=grid, cv=KFold(5, shuffle=True, random_state=2),
+                  max_iter=10000).fit(Z.to_numpy(), y)
+    assert kept == [c for c, b in zip(Z.columns, ref.coef_, strict=True) if b != 0]
+    assert {"f3", "f7"} <= set(kept) and coef["f3"] > 0 > coef["f7"]

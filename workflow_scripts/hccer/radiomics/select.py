@@ -8,9 +8,11 @@ a study's config in order and records how many features survive each one.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
 
 log = logging.getLogger(__name__)
 
@@ -108,17 +110,34 @@ def mrmr(X, y, *, k: int = 20) -> list[str]:
     return [X.columns[i] for i in chosen]
 
 
-def lasso(X, y, *, cv: int = 5, seed: int = 0, max_iter: int = 100000,
-          kind: str = "lasso_cv") -> tuple[list[str], dict[str, float]]:
+def lasso_eps(n_rows: int, n_features: int) -> float:
+    """glmnet's default lambda.min.ratio: 0.01 when there are fewer rows than features, else
+    1e-4. Below 0.01 × lambda_max on p > n data coordinate descent crawls (minutes per path on
+    permuted labels) towards a near-interpolating fit that CV never picks."""
+    return 0.01 if n_rows < n_features else 1e-4
+
+
+def lasso(X, y, *, cv: int = 5, seed: int = 0, max_iter: int = 10000,
+          kind: str = "lasso_cv", eps: float | None = None,
+          n_alphas: int = 100) -> tuple[list[str], dict[str, float]]:
     """Non-zero coefficients of LassoCV (squared error on the 0/1 label, lambda at the CV
-    minimum) or of an L1 logistic regression with CV; X must already be z-scored."""
+    minimum over `n_alphas` values from lambda_max down to eps × lambda_max, eps by default
+    glmnet's rule) or of an L1 logistic regression with CV; X must already be z-scored."""
     from sklearn.linear_model import LassoCV, LogisticRegressionCV
     from sklearn.model_selection import KFold, StratifiedKFold
 
     Xv, y = X.to_numpy(), np.asarray(y)
     if kind == "lasso_cv":
-        model = LassoCV(cv=KFold(cv, shuffle=True, random_state=seed), random_state=seed,
-                        max_iter=max_iter).fit(Xv, y)
+        eps = lasso_eps(*Xv.shape) if eps is None else float(eps)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model = LassoCV(cv=KFold(cv, shuffle=True, random_state=seed), random_state=seed,
+                            max_iter=max_iter, eps=eps, alphas=n_alphas).fit(Xv, y)
+        n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        if n_warn:
+            log.warning("LassoCV: coordinate descent stopped at max_iter=%d before converging "
+                        "on %d fit(s) of the path (raise max_iter or eps in the lasso step)",
+                        max_iter, n_warn)
         coef = model.coef_
     elif kind == "l1_logistic":
         model = LogisticRegressionCV(penalty="l1", solver="saga", max_iter=max_iter,
