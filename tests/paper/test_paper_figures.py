@@ -247,3 +247,34 @@ def test_map_without_its_crop_names_the_patient(tmp_path, holdout):
     with pytest.raises(InputError, match="no crop") as exc:
         figures.build(item, holdout)
     assert "s1" in str(exc.value)
+
+
+def test_crops_context_draws_the_crop_box_on_the_whole_slice(tmp_path, holdout):
+    from hccer.preprocess.crop import crop_slices2d
+
+    rng = np.random.default_rng(2)
+    arrs = {p: rng.normal(0, 30, (5, 40, 48)).astype("float32") for p in ("NC", "ART", "PV")}
+    mask = np.zeros((5, 40, 48), bool)
+    mask[1:4, 10:21, 30:37] = True
+    mask[2, 9:22, 29:38] = True                       # largest slice: z 2, y 9-21, x 29-37
+    crops = []
+    for pid, *_ in TEST:
+        arrays, meta = crop_slices2d(arrs, {"PV": mask}, np.ones(3), {
+            "size": [16, 16], "neighbours": 1, "slice_source": "reference",
+            "intensity": {"kind": "ct_window", "level": 40, "width": 400}},
+            ["NC", "ART", "PV"], "PV", pid)
+        np.savez(tmp_path / f"sub-{pid}_desc-slices2d.npz", **arrays)
+        (tmp_path / f"sub-{pid}_desc-slices2d.json").write_text(json.dumps(meta))
+        crops.append(str(tmp_path / f"sub-{pid}_desc-slices2d.npz"))
+    holdout.crops = crops
+    item = {"id": "fig1", "title": "Fig 1", "kind": "crops", "phases": ["NC", "ART", "PV"],
+            "context": True}
+    fig, values, notes = figures.build(item, holdout)
+    assert values[0]["panels"] == ["NC", "ART", "PV"] and values[0]["shape"] == [40, 48]
+    rects = [p for p in fig.axes[0].patches]
+    assert len(rects) == 1 and rects[0].get_edgecolor()[:3] == (1.0, 0.0, 0.0)
+    assert rects[0].get_xy() == (28.5, 8.5)
+    assert (rects[0].get_width(), rects[0].get_height()) == (9, 13)
+    assert "red: the tumour box" in notes[0]
+    with pytest.raises(Exception, match="context shows whole slices"):
+        figures.build({**item, "composite": True}, holdout)

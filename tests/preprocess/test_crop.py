@@ -87,6 +87,12 @@ def test_slices2d_phase_attention(ct, project_root, tmp_path):
     assert s["tumour_area_mm2"] == pytest.approx(areas[zc])
     assert (tmp_path / "x.png").stat().st_size > 500
     assert json.loads((tmp_path / "x.json").read_text())["patient"] == "p0b2"
+    # the whole central slice per phase, for Fig. 1-style panels (uint8 window)
+    ctx = np.load(tmp_path / "x.npz")["context"]
+    assert ctx.dtype == np.uint8 and ctx.shape == (3, *arr.shape[1:])
+    np.testing.assert_array_equal(ctx[0], np.round(ct_window(arr[zc], 40, 400) * 255))
+    np.testing.assert_array_equal(ctx[1], np.round(ct_window(arr[zc + 1], 40, 400) * 255))
+    assert meta["arrays"]["context"] == list(ctx.shape)
 
 
 def test_slices2d_neighbours_limited_to_tumour(tmp_path, project_root):

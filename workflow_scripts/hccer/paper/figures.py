@@ -732,6 +732,10 @@ def crops(item: dict, inp: Inputs):
     arrays = list(item.get("arrays") or [])
     phases = list(item.get("phases") or [])
     composite = bool(item.get("composite"))
+    context = bool(item.get("context"))
+    if context and (arrays or composite or not phases):
+        raise ConfigError(f"figure {item['id']}: context shows whole slices of `phases` only "
+                          "(no arrays or composite beside it)")
     cols = len(arrays) + len(phases) + int(composite)
     if not cols:
         raise ConfigError(f"figure {item['id']}: crops needs arrays or phases")
@@ -753,24 +757,46 @@ def crops(item: dict, inp: Inputs):
             if composite:
                 rgb = np.stack([x[k] for k in idx[:3]], axis=-1)
                 panels.append(("stacked: R G B = " + ", ".join(have[k] for k in idx[:3]), rgb))
-        for j, (name, img) in enumerate(panels):
+        if context:
+            panels = _context_panels(files[pid], phases)
+        for j, (name, img, *box) in enumerate(panels):
             ax = axes[i, j]
             ax.imshow(np.clip(img, 0, 1), cmap="gray", vmin=0, vmax=1)
+            if box:
+                (y0, x0), (y1, x1) = box[0]
+                ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1,
+                                           fill=False, edgecolor="red", linewidth=1.2))
             _bare(ax)
             ax.set_title(name, fontsize=8)
         axes[i, 0].set_ylabel(pid, fontsize=8)
         values.append(
-            {"patient": pid, "panels": [p for p, _ in panels], "shape": list(panels[0][1].shape)}
+            {"patient": pid, "panels": [p[0] for p in panels], "shape": list(panels[0][1].shape)}
         )
     fig.tight_layout()
-    return (
-        fig,
-        values,
-        [
-            "central axial slice of the model inputs (windowed, scaled to [0, 1])"
-            f" of {'an ER' if len(patients) == 1 else 'ER'} patient(s)"
-        ],
-    )
+    what = ("whole central axial slice of each phase on the registered grid (windowed), red: "
+            "the tumour box cropped as the model input") if context else \
+        "central axial slice of the model inputs (windowed, scaled to [0, 1])"
+    return fig, values, [f"{what} of {'an ER' if len(patients) == 1 else 'ER'} patient(s)"]
+
+
+def _context_panels(path: str, phases: list[str]) -> list[tuple]:
+    """(phase, whole central slice, box) per phase from a slices2d crop's `context` array and
+    the box of its central slice (offset 0) in the metadata."""
+    from hccer.jsonio import read_json
+
+    meta = read_json(path.replace(".npz", ".json"))
+    with np.load(path) as z:
+        if "context" not in z.files:
+            raise InputError("crop has no whole-slice `context` array (a slices2d crop made "
+                             "before it was added: delete the crop to remake it)", file=path)
+        ctx = np.asarray(z["context"], float) / 255.0
+    have = meta.get("phases", [])
+    boxes = {r["phase"]: (r["box_yx_lo"], r["box_yx_hi"]) for r in meta.get("slices", [])
+             if r.get("offset") == 0}
+    missing = [p for p in phases if p not in have or p not in boxes]
+    if missing:
+        raise InputError(f"crop holds no central slice of phase(s) {missing}", file=path)
+    return [(p, ctx[have.index(p)], boxes[p]) for p in phases]
 
 
 def not_reproduced(item: dict, inp: Inputs):

@@ -48,7 +48,8 @@ KINDS: dict[str, tuple[str, str, frozenset]] = {
         "images",
         frozenset({"models", "cohort", "n_patients", "select", "phases"}),
     ),
-    "crops": ("figures", "images", frozenset({"arrays", "phases", "composite", "n_patients"})),
+    "crops": ("figures", "images",
+              frozenset({"arrays", "phases", "composite", "context", "n_patients"})),
     "not_reproduced": ("both", "cohort", frozenset({"reason"})),
 }
 COMMON = frozenset({"id", "title", "kind", "note"})

@@ -203,12 +203,17 @@ def crop_slices2d(arrs: dict, masks: dict, spacing_zyx, crop: dict, phases: list
                 rec["box_lo_mm"] = _phys(ref, (z, *lo))
                 rec["box_hi_mm"] = _phys(ref, (z, *hi))
             slices.append(rec)
-    meta = {"mode": "slices2d", "arrays": {"x": list(out.shape)}, "axes": "slice,phase,y,x",
+    # the whole central slice of each phase (display only: Fig. 1-style panels draw the
+    # tumour box on it); uint8 keeps it small beside the model input
+    context = np.stack([np.round(np.clip(norm[p][central[p]], 0, 1) * 255) for p in phases])
+    context = context.astype(np.uint8)
+    meta = {"mode": "slices2d", "arrays": {"x": list(out.shape), "context": list(context.shape)},
+            "axes": "slice,phase,y,x", "context_axes": "phase,y,x (central slice, 0-255)",
             "phases": list(phases), "central_slice": central, "offsets": offsets,
             "slice_source": source, "slices": slices, "intensity": intensity,
             "tumour_volume_mm3": {p: float(masks[p].sum() * np.prod(spacing_zyx))
                                   for p in masks}}
-    return {"x": out}, meta
+    return {"x": out, "context": context}, meta
 
 
 def crop_voi3d(arrs: dict, masks: dict, spacing_zyx, crop: dict, model_phases: list[str],
