@@ -53,6 +53,7 @@ if paperrules.ids(PAPER, "tables", "cohort"):
                     STUDY["crop"]["mode"],
                     gated_pids(),
                     L.cohort("ivim_features.tsv") if STUDY["modality"] == "DWI" else None,
+                    expand(CLIN_RECORD, fold=FOLDS) if CLIN else None,
                 )
             ),
             spec=PAPER_SPEC,

@@ -369,3 +369,50 @@ def test_per_cohort_youden_and_item_auc_ci(holdout):
     assert test["auc"]["ci_low"] == pytest.approx(beta.ppf(0.025, a * n, n - a * n + 1))
     assert test["auc"]["ci_high"] == pytest.approx(beta.ppf(0.975, a * n + 1, n - a * n))
     assert "within each cohort" in t.notes[0] and "exact binomial" in t.notes[1]
+
+
+def test_odds_ratio_table_matches_2x2_hand_values(tmp_path):
+    """Table 3 of cemri_dlrcr: the CR record's univariate OR of a binary variable equals
+    ad/bc with the Woolf (Wald) interval exp(log OR ± 1.96 sqrt(1/a+1/b+1/c+1/d))."""
+    from hccer.classical.fit import fit_clinical_fold
+    from hccer.paper.inputs import Inputs
+
+    # AST > 40: 20 of 30 ER and 15 of 50 NER; diameter > 5 cm: 18/30 vs 12/50; age noise
+    rng = np.random.default_rng(4)
+    er = np.r_[np.ones(30), np.zeros(50)].astype(int)
+    ast = np.r_[np.ones(20), np.zeros(10), np.ones(15), np.zeros(35)]
+    diam = np.r_[np.ones(18), np.zeros(12), np.ones(12), np.zeros(38)]
+    rng.shuffle(diam[:30]), rng.shuffle(diam[30:])
+    pids = [f"q{i:02d}" for i in range(80)]
+    outcome = pd.DataFrame({"er": er, "ast_u_l": np.where(ast == 1, 80, 20),
+                            "tumor_size_mm": np.where(diam == 1, 70, 30),
+                            "const_col": 1.0, "time_days": 400, "event": er}, index=pids)
+    outcome.index.name = "patient"
+    block = {"model": "screen_logistic", "name": "cr", "alpha": 0.05, "variables": [
+        {"name": "ast_gt40", "column": "ast_u_l", "gt": 40},
+        {"name": "diameter_gt5cm", "column": "tumor_size_mm", "gt": 50},
+        {"name": "constant", "column": "const_col", "gt": 0}]}
+    split = {"folds": [{"fold": 0, "train": pids, "test": pids[:10]}]}
+    _, record = fit_clinical_fold(outcome, split, 0, block, seed=0)
+    path = tmp_path / "fold-0_cr.json"
+    path.write_text(json.dumps(record))
+    item = {"id": "t3", "title": "T3", "kind": "odds_ratios",
+            "labels": {"diameter_gt5cm": "Diameter", "ast_gt40": "AST", "constant": "Const"}}
+    t = tables.build(item, Inputs(spec={}, records=[str(path)]))
+    a, b, c, d = 20, 10, 15, 35                 # ER exposed, ER not, NER exposed, NER not
+    odds = a * d / (b * c)
+    half = 1.959964 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+    ast_row = t.values[1]["univariate"]
+    assert ast_row["odds_ratio"] == pytest.approx(odds, rel=1e-6)
+    assert (ast_row["ci_low"], ast_row["ci_high"]) == pytest.approx(
+        (odds * np.exp(-half), odds * np.exp(half)), rel=1e-5)
+    assert list(t.frame["Variable"]) == ["Diameter", "AST", "Const"]
+    assert t.frame.iloc[1]["Univariate OR (95% CI)"] == (
+        f"{odds:.2f} ({odds * np.exp(-half):.2f}–{odds * np.exp(half):.2f})")
+    assert t.frame.iloc[2]["Univariate OR (95% CI)"] == "not estimable"
+    assert set(record["selected"]) <= {"ast_gt40", "diameter_gt5cm"}
+    for i, var in enumerate(["diameter_gt5cm", "ast_gt40"]):
+        cell = t.frame.iloc[i]["Multivariable OR (95% CI)"]
+        assert (cell != "—") == (var in record["selected"])
+    with pytest.raises(Exception, match="leave out model variable"):
+        tables.build({**item, "labels": {"constant": "C"}}, Inputs(spec={}, records=[str(path)]))

@@ -7,7 +7,7 @@ The item (`--item`) is looked up in the paper spec (`--spec`, written by the wor
 preset's `reproduce` block and the config's `stats` block). Give the files its kind reads:
 --ledger for model tables and figures, --outcome/--folds (and --ivim for IVIM rows) for
 cohort tables, --status/--flow for the flow diagram, --study and --crops for layer tables,
---crops/--gradcam for images.
+--crops/--gradcam for images, --records for odds-ratio tables.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _inputs(args):
         ivim=args.ivim,
         crops=list(args.crops or []),
         gradcam=list(args.gradcam or []),
+        records=list(args.records or []),
     )
 
 
@@ -107,4 +108,6 @@ def register(sub) -> None:
         a.add_argument("--ivim", help="cohort/ivim_features.tsv (IVIM rows of Table 1)")
         a.add_argument("--crops", nargs="*", help="crop arrays (.npz) and metadata (.json)")
         a.add_argument("--gradcam", nargs="*", help="Grad-CAM folders of trained models")
+        a.add_argument("--records", nargs="*",
+                       help="clinical model records (models/classical/fold-<k>_<name>.json)")
         a.set_defaults(func=func)

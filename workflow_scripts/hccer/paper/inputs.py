@@ -35,6 +35,7 @@ class Inputs:
     ivim: str | None = None
     crops: list[str] = field(default_factory=list)
     gradcam: list[str] = field(default_factory=list)
+    records: list[str] = field(default_factory=list)  # clinical model records, per fold
     notes: list[str] = field(default_factory=list)
     what: str = "this item"  # named in errors, e.g. "item table_s3 (table1)"
 

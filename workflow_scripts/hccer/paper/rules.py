@@ -3,11 +3,13 @@ the rule file holds rules only and these are importable and testable."""
 
 from __future__ import annotations
 
+from hccer.errors import ConfigError
 from hccer.paper.spec import find_item, items
 
 TABLE_EXT = ("csv", "md", "tex", "json")
 FIGURE_EXT = ("png", "pdf", "json")
-OPTIONS = ("ledger", "outcome", "folds", "flow", "status", "study", "ivim", "crops", "gradcam")
+OPTIONS = ("ledger", "outcome", "folds", "flow", "status", "study", "ivim", "crops", "gradcam",
+           "records")
 
 
 def ids(spec: dict, section: str, group: str) -> list[str]:
@@ -36,12 +38,17 @@ def crop_files(layout, mode: str, pids: list[str], ext: str) -> list[str]:
 
 
 def cohort_inputs(
-    spec: dict, item_id: str, layout, mode: str, pids: list[str], ivim_table: str | None = None
+    spec: dict, item_id: str, layout, mode: str, pids: list[str], ivim_table: str | None = None,
+    clinical_records: list[str] | None = None,
 ) -> dict:
     """fold_distribution counts slices from the crops' metadata; a Table 1 of a study with an
-    IVIM track also reads its per-patient IVIM values; other items need nothing beyond the
-    outcome table and the split."""
+    IVIM track also reads its per-patient IVIM values; odds-ratio tables read the clinical
+    model's records; other items need nothing beyond the outcome table and the split."""
     kind = find_item(spec, item_id)[1]["kind"]
+    if kind == "odds_ratios":
+        if not clinical_records:
+            raise ConfigError(f"table {item_id}: odds_ratios needs the study's clinical block")
+        return {"records": list(clinical_records)}
     if kind == "fold_distribution":
         return {"crops": crop_files(layout, mode, pids, "json")}
     if kind == "table1" and ivim_table:

@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[str, str, frozenset]] = {
         frozenset({"variables", "blocks", "rule", "continuous", "percent"}),
     ),
     "fold_distribution": ("tables", "cohort", frozenset({"unit"})),
+    "odds_ratios": ("tables", "cohort", frozenset({"labels"})),
     "fold_metrics": ("tables", "models", frozenset({"models", "columns", "layout", "metrics"})),
     "holdout_metrics": (
         "tables",

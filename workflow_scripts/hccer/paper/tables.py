@@ -290,6 +290,55 @@ def fold_distribution(item: dict, inp: Inputs) -> Table:
     return Table(pd.DataFrame(table), values, [note])
 
 
+# -- clinical model odds ratios -----------------------------------------------------------------
+def _or_cell(r: dict) -> str:
+    return f"{r['odds_ratio']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f})"
+
+
+def odds_ratios(item: dict, inp: Inputs) -> Table:
+    """Univariate and multivariable odds ratios (Wald CI and P) of the clinical model, as fitted
+    on the training patients of the first fold (the whole training cohort of a hold-out study).
+    Rows follow `labels` ({variable: label}, the paper's order) or the record's order."""
+    from hccer.jsonio import read_json
+
+    if not inp.records:
+        raise ConfigError(f"{inp.what} needs --records")
+    recs = sorted((read_json(p) for p in inp.records), key=lambda r: int(r.get("fold", 0)))
+    rec = recs[0]
+    if "multivariable" not in rec:
+        raise InputError("the clinical record holds no logistic model (odds ratios exist for "
+                         "screen_logistic and logistic clinical models only)",
+                         file=inp.records[0])
+    uni = {r["variable"]: r for r in rec.get("univariate", [])}
+    multi = {r["variable"]: r for r in rec["multivariable"]}
+    labels = dict(item.get("labels") or {})
+    order = list(labels) or list(dict.fromkeys([*uni, *multi]))
+    rows, values = [], []
+    for var in order:
+        u, m = uni.get(var), multi.get(var)
+        rows.append({
+            "Variable": labels.get(var, var),
+            "Univariate OR (95% CI)": _or_cell(u) if u else
+            ("not estimable" if "univariate" in rec else "—"),
+            "P (univariate)": format_p(u["p_value"]) if u else "",
+            "Multivariable OR (95% CI)": _or_cell(m) if m else "—",
+            "P (multivariable)": format_p(m["p_value"]) if m else "",
+        })
+        values.append({"variable": var, "univariate": u, "multivariable": m})
+    unknown = sorted(set(multi) - set(order))
+    if unknown:
+        raise ConfigError(f"{inp.what}: labels leave out model variable(s) {unknown}")
+    notes = [f"logistic regression on the training patients (n = "
+             f"{(rec.get('univariate') or [{}])[0].get('n', 'n/a')}); Wald 95% CIs and P",
+             "univariate: one model per variable; multivariable: the variables kept by "
+             f"backward elimination ({', '.join(rec.get('selected', [])) or 'none'})"
+             if "univariate" in rec else "multivariable: the configured variables",
+             "not estimable: constant or perfectly separating in the training patients"]
+    if len(recs) > 1:
+        notes.append(f"fold {rec.get('fold', 0)} of {len(recs)} shown")
+    return Table(pd.DataFrame(rows), values, notes)
+
+
 # -- cross-validation metrics -------------------------------------------------------------------
 METRIC_HEADERS = {"accuracy": "Accuracy", "auc": "AUC"}
 
@@ -653,6 +702,7 @@ def not_reproduced(item: dict, inp: Inputs) -> Table:
 BUILDERS = {
     "table1": table1,
     "fold_distribution": fold_distribution,
+    "odds_ratios": odds_ratios,
     "fold_metrics": fold_metrics,
     "holdout_metrics": holdout_metrics,
     "km_summary": km_summary,
