@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 # Sidecar fields copied from the headers: scanner description only, nothing that identifies
 # a person, a visit or an institution.
 _SIDE_FIELDS = ("modality", "manufacturer", "model", "field_strength", "kvp", "slice_thickness",
-                "series_number", "description", "echo_time")
+                "series_number", "description", "echo_time", "tube_current_ma",
+                "exposure_modulation", "single_collimation_mm", "total_collimation_mm",
+                "revolution_time_s", "pitch", "recon_diameter_mm")
 
 
 def load_slices(files: Sequence[str | Path]) -> tuple[list[SliceHeader], list[np.ndarray], list]:

@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +78,23 @@ class SliceHeader:
     model: str = ""
     field_strength: float | None = None
     kvp: float | None = None
+    # CT acquisition (scan-characteristics tables): scanner settings, nothing personal
+    tube_current_ma: float | None = None
+    exposure_modulation: str = ""
+    single_collimation_mm: float | None = None
+    total_collimation_mm: float | None = None
+    revolution_time_s: float | None = None
+    pitch: float | None = None
+    recon_diameter_mm: float | None = None
     extra: dict = field(default_factory=dict)
+
+
+def _values(value) -> list:
+    """A DICOM value as a list (multi-valued elements are sequences; empty -> [])."""
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) \
+        else [value]
 
 
 def _num(value, cast=float):
@@ -197,6 +214,14 @@ def header_from_dataset(ds, path: Path) -> SliceHeader:
         model=str(ds.get("ManufacturerModelName") or ""),
         field_strength=_num(ds.get("MagneticFieldStrength")),
         kvp=_num(ds.get("KVP")),
+        tube_current_ma=_num(ds.get("XRayTubeCurrent")),
+        exposure_modulation="\\".join(str(v).strip() for v in _values(
+            ds.get("ExposureModulationType"))),
+        single_collimation_mm=_num(ds.get("SingleCollimationWidth")),
+        total_collimation_mm=_num(ds.get("TotalCollimationWidth")),
+        revolution_time_s=_num(ds.get("RevolutionTime")),
+        pitch=_num(ds.get("SpiralPitchFactor")),
+        recon_diameter_mm=_num(ds.get("ReconstructionDiameter")),
     )
 
 

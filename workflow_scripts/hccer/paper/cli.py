@@ -7,7 +7,8 @@ The item (`--item`) is looked up in the paper spec (`--spec`, written by the wor
 preset's `reproduce` block and the config's `stats` block). Give the files its kind reads:
 --ledger for model tables and figures, --outcome/--folds (and --ivim for IVIM rows) for
 cohort tables, --status/--flow for the flow diagram, --study and --crops for layer tables,
---crops/--gradcam for images, --records for odds-ratio tables.
+--crops/--gradcam for images, --records for odds-ratio tables, --sidecars for scan
+characteristics.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def _inputs(args):
         crops=list(args.crops or []),
         gradcam=list(args.gradcam or []),
         records=list(args.records or []),
+        sidecars=list(args.sidecars or []),
     )
 
 
@@ -110,4 +112,6 @@ def register(sub) -> None:
         a.add_argument("--gradcam", nargs="*", help="Grad-CAM folders of trained models")
         a.add_argument("--records", nargs="*",
                        help="clinical model records (models/classical/fold-<k>_<name>.json)")
+        a.add_argument("--sidecars", nargs="*",
+                       help="native series sidecars (derivatives/.../*_desc-native.json)")
         a.set_defaults(func=func)

@@ -36,6 +36,7 @@ class Inputs:
     crops: list[str] = field(default_factory=list)
     gradcam: list[str] = field(default_factory=list)
     records: list[str] = field(default_factory=list)  # clinical model records, per fold
+    sidecars: list[str] = field(default_factory=list)  # native-series header sidecars
     notes: list[str] = field(default_factory=list)
     what: str = "this item"  # named in errors, e.g. "item table_s3 (table1)"
 

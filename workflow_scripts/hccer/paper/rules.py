@@ -9,7 +9,7 @@ from hccer.paper.spec import find_item, items
 TABLE_EXT = ("csv", "md", "tex", "json")
 FIGURE_EXT = ("png", "pdf", "json")
 OPTIONS = ("ledger", "outcome", "folds", "flow", "status", "study", "ivim", "crops", "gradcam",
-           "records")
+           "records", "sidecars")
 
 
 def ids(spec: dict, section: str, group: str) -> list[str]:
@@ -43,12 +43,17 @@ def cohort_inputs(
 ) -> dict:
     """fold_distribution counts slices from the crops' metadata; a Table 1 of a study with an
     IVIM track also reads its per-patient IVIM values; odds-ratio tables read the clinical
-    model's records; other items need nothing beyond the outcome table and the split."""
+    model's records; scan characteristics read the headers kept beside each native series;
+    other items need nothing beyond the outcome table and the split."""
     kind = find_item(spec, item_id)[1]["kind"]
     if kind == "odds_ratios":
         if not clinical_records:
             raise ConfigError(f"table {item_id}: odds_ratios needs the study's clinical block")
         return {"records": list(clinical_records)}
+    if kind == "scan_characteristics":
+        phase = find_item(spec, item_id)[1]["phase"]
+        return {"sidecars": [layout.deriv(p, phase=phase, desc="native", ext="json")
+                             for p in pids]}
     if kind == "fold_distribution":
         return {"crops": crop_files(layout, mode, pids, "json")}
     if kind == "table1" and ivim_table:

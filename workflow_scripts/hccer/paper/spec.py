@@ -23,6 +23,7 @@ KINDS: dict[str, tuple[str, str, frozenset]] = {
     ),
     "fold_distribution": ("tables", "cohort", frozenset({"unit"})),
     "odds_ratios": ("tables", "cohort", frozenset({"labels"})),
+    "scan_characteristics": ("tables", "cohort", frozenset({"phase"})),
     "fold_metrics": ("tables", "models", frozenset({"models", "columns", "layout", "metrics"})),
     "holdout_metrics": (
         "tables",

@@ -339,6 +339,68 @@ def odds_ratios(item: dict, inp: Inputs) -> Table:
     return Table(pd.DataFrame(rows), values, notes)
 
 
+# -- scan characteristics (from the headers kept beside each native series) ------------------------
+def _cell(values: list, unit: str = "", fmt=lambda v: f"{v:g}") -> str:
+    vals = [v for v in values if v not in (None, "")]
+    if not vals:
+        return "not recorded"
+    if all(isinstance(v, int | float) for v in vals):
+        lo, hi = min(vals), max(vals)
+        text = fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
+    else:
+        text = ", ".join(sorted({str(v) for v in vals}))
+    return f"{text} {unit}".strip()
+
+
+def _collimation(m: dict):
+    single, total = m.get("single_collimation_mm"), m.get("total_collimation_mm")
+    if not single or not total:
+        return None
+    return f"{round(total / single)}×{single:g}"
+
+
+def _tube_current(ms: list[dict]) -> str:
+    mod = sorted({m.get("exposure_modulation") or "" for m in ms} - {"", "NONE"})
+    ma = _cell([m.get("tube_current_ma") for m in ms], "mA", lambda v: f"{v:.0f}")
+    return f"automatic ({', '.join(mod)}), {ma}" if mod else ma
+
+
+def scan_characteristics(item: dict, inp: Inputs) -> Table:
+    """Scanner settings of one series per analysed patient, per scanner model, from the header
+    values the conversion step keeps (scanner description only, nothing personal)."""
+    from hccer.jsonio import read_json
+
+    if not inp.sidecars:
+        raise ConfigError(f"{inp.what} needs --sidecars")
+    metas = [read_json(p) for p in inp.sidecars]
+    groups: dict[str, list[dict]] = {}
+    for m in metas:
+        name = " ".join(v for v in (m.get("manufacturer"), m.get("model")) if v) or "unknown"
+        groups.setdefault(name, []).append(m)
+    rows = {
+        "Patients": lambda ms: str(len(ms)),
+        "Tube voltage": lambda ms: _cell([m.get("kvp") for m in ms], "kVp"),
+        "Tube current": _tube_current,
+        "Detector collimation": lambda ms: _cell([_collimation(m) for m in ms], "mm"),
+        "Field of view": lambda ms: _cell([m.get("recon_diameter_mm") for m in ms], "mm"),
+        "Matrix": lambda ms: _cell([f"{m['geometry']['size'][0]}×{m['geometry']['size'][1]}"
+                                    for m in ms if m.get("geometry")]),
+        "Pixel spacing": lambda ms: _cell([round(m["geometry"]["spacing"][0], 3) for m in ms
+                                           if m.get("geometry")], "mm"),
+        "Rotation time": lambda ms: _cell([m.get("revolution_time_s") for m in ms], "s"),
+        "Pitch": lambda ms: _cell([m.get("pitch") for m in ms]),
+        "Slice thickness": lambda ms: _cell([m.get("slice_thickness") for m in ms], "mm"),
+    }
+    names = sorted(groups)
+    frame = pd.DataFrame({"Parameter": list(rows),
+                          **{n: [f(groups[n]) for f in rows.values()] for n in names}})
+    values = [{"scanner": n, "patients": len(groups[n]),
+               **{k: f(groups[n]) for k, f in rows.items() if k != "Patients"}} for n in names]
+    notes = [f"{item['phase']} series of the {len(metas)} analysed patients; single values, or "
+             "the range over patients; tube current of the first slice of each series"]
+    return Table(frame, values, notes)
+
+
 # -- cross-validation metrics -------------------------------------------------------------------
 METRIC_HEADERS = {"accuracy": "Accuracy", "auc": "AUC"}
 
@@ -703,6 +765,7 @@ BUILDERS = {
     "table1": table1,
     "fold_distribution": fold_distribution,
     "odds_ratios": odds_ratios,
+    "scan_characteristics": scan_characteristics,
     "fold_metrics": fold_metrics,
     "holdout_metrics": holdout_metrics,
     "km_summary": km_summary,

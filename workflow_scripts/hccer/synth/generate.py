@@ -220,7 +220,8 @@ def _volume(ph, row, twin, name, matrix, common, noise, rng, naming, scanner):
             ImageType=["ORIGINAL", "PRIMARY", "AXIAL"], RescaleIntercept=-1024, RescaleSlope=1,
             RescaleType="HU", WindowCenter=40, WindowWidth=400, KVP=120,
             ConvolutionKernel=scanner.get("kernel", "STANDARD"),
-            ReconstructionDiameter=round(grid["size"][0] * grid["spacing"][0], 2))
+            ReconstructionDiameter=round(grid["size"][0] * grid["spacing"][0], 2),
+            **_acquisition(scanner.get("acquisition"), row["patient_id"], name))
         if name != "NC":
             common.update(ContrastBolusAgent=CONTRAST[naming], ContrastBolusRoute="IV")
         pix = stored
@@ -246,6 +247,19 @@ def _volume(ph, row, twin, name, matrix, common, noise, rng, naming, scanner):
     if scanner["naming"] in ("ge", "ge_mr"):  # GE writes head first: instance 1 = top slice
         frames = frames[::-1]
     return frames, grid, m1, m2
+
+
+def _acquisition(acq: dict | None, code: str, series: str) -> dict:
+    """CT acquisition tags of a scanner's protocol (twin YAML `acquisition`); the tube current
+    of a dose-modulated series is drawn from a hash, so the image noise stream is untouched."""
+    if not acq:
+        return {}
+    n, width = acq["collimation"]
+    lo, hi = acq["tube_current_ma"]
+    return {"ExposureModulationType": acq.get("modulation", "NONE"),
+            "XRayTubeCurrent": lo + int(_digits(code, series, "mA")) % (hi - lo + 1),
+            "SingleCollimationWidth": float(width), "TotalCollimationWidth": float(n * width),
+            "RevolutionTime": float(acq["rotation_s"]), "SpiralPitchFactor": float(acq["pitch"])}
 
 
 def _rician(signal, sd, rng):
