@@ -99,3 +99,61 @@ rule explain_model:
     shell:
         "hccer --log {log} gradcam --checkpoint {input.checkpoint} --folds {input.folds} "
         "--crops {input.crops} --out-dir {output} --threads {threads}"
+
+
+# Second reader (ct_3dcnn Suppl. Fig. S1): the trained networks of `deep.second_reader` score
+# the test patients again on crops cut with the second reader's masks (ledger <exp>_r2).
+RESCORE = [e for e in DEEP.get("second_reader") or [] if STUDY.get("second_reader")]
+RESCORE_JOBS = [j for j in DEEP_JOBS if j[0] in RESCORE]
+if RESCORE_JOBS:
+    if list(MASK_PHASES) != [REF]:
+        raise ValueError("deep.second_reader needs masks on the reference phase only (other "
+                         "phases' second-reader masks would need their own registration)")
+    R2_MODE = STUDY["crop"]["mode"] + "R2"
+    R2_PIDS = lambda: second_read_pids(sorted(gated_pids()), mask_path, "r2", [REF])
+    LEDGER_PARTS.append(
+        lambda wc: [L.ledger(dlx.ledger_part(f"{j[0]}_r2", j[1], j[2])) for j in RESCORE_JOBS]
+    )
+
+    rule crop_patient_second_reader:
+        input:
+            study=STUDY_FILE,
+            image=L.deriv("{pid}", phase=REF, desc="resampled"),
+            mask=L.deriv("{pid}", phase=REF, reader="r2", desc="resampled", suffix="mask"),
+        output:
+            arrays=L.crop("{pid}", R2_MODE, "npz"),
+            meta=L.crop("{pid}", R2_MODE, "json"),
+        params:
+            phase=REF,
+        conda:
+            "../envs/imaging.yaml"
+        log:
+            log_path("crop_patient_second_reader", "{pid}"),
+        shell:
+            "hccer --log {log} crop --study {input.study} --patient {wildcards.pid} "
+            "--image {params.phase}={input.image} --mask {params.phase}={input.mask} "
+            "--out {output.arrays} --meta {output.meta}"
+
+    rule rescore_second_reader:
+        input:
+            checkpoint=os.path.join(MODEL_DIR, "checkpoint.pt"),
+            folds=L.cohort("folds.json"),
+            outcome=L.cohort("outcome.tsv"),
+            crops=lambda wc: [L.crop(pid, R2_MODE, "npz") for pid in R2_PIDS()],
+        output:
+            ledger=L.ledger(dlx.ledger_part("{experiment}_r2", "{fold}", "{seed}")),
+        params:
+            device=DEEP.get("device", "auto"),
+        threads: DEEP_RES.get("threads", 2)
+        resources:
+            mem_mb=DEEP_RES.get("mem_mb", 8000),
+            runtime=60,
+            gpu=DEEP_RES.get("gpu", 1),
+        conda:
+            "../envs/torch.yaml"
+        log:
+            log_path("rescore_second_reader", "{experiment}", "fold-{fold}", "seed-{seed}"),
+        shell:
+            "hccer --log {log} rescore --checkpoint {input.checkpoint} --folds {input.folds} "
+            "--outcome {input.outcome} --crops {input.crops} --model {wildcards.experiment}_r2 "
+            "--ledger {output.ledger} --device {params.device} --threads {threads}"

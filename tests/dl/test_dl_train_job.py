@@ -177,6 +177,26 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
     maps = np.load(out / "gradcam" / "gradcam_maps.npz")
     m = maps["p00"]
     assert m.shape == (16, 16) and m.min() >= 0 and m.max() <= 1
+    # rescoring the same crops reproduces the job's test scores; other crops (a second
+    # reader's) give their own rows, and test patients without one are left out
+    from hccer.dl.rescore import rescore
+    same = rescore(str(out / "checkpoint.pt"), crops, str(tmp_path / "folds.json"),
+                   str(tmp_path / "outcome.tsv"), "c_again", str(tmp_path / "again.csv"),
+                   device="cpu")
+    test = led[led.cohort == "test"].set_index("patient_id")["score"]
+    np.testing.assert_allclose(same.set_index("patient_id")["score"].loc[test.index], test,
+                               rtol=1e-5)
+    r2 = tmp_path / "r2"
+    r2.mkdir()
+    for pid in ("p08", "p09", "p10"):
+        z = dict(np.load(tmp_path / "crops" / f"sub-{pid}_desc-voi3d.npz"))
+        np.savez(r2 / f"sub-{pid}_desc-voi3dR2.npz", **{k: v[..., ::-1].copy()
+                                                       for k, v in z.items()})
+    other = rescore(str(out / "checkpoint.pt"), sorted(map(str, r2.glob("*.npz"))),
+                    str(tmp_path / "folds.json"), str(tmp_path / "outcome.tsv"), "c_r2",
+                    str(tmp_path / "r2.csv"), device="cpu")
+    assert list(other.patient_id) == ["p08", "p09", "p10"] and set(other.model) == {"c_r2"}
+    assert set(other.cohort) == {"test"} and read_ledger(tmp_path / "r2.csv").shape[0] == 3
 
 
 def test_gradcam_matches_a_hand_computation():

@@ -59,7 +59,7 @@ def meta(preset, tmp_path, source="synthetic"):
     ]
     comparison = [
         {"model": "cnn3d_ss", "status": "ok"},
-        {"model": "cnn3d_ss_reader2", "status": "not run"},
+        {"model": "cnn3d_ss_r2", "status": "not run"},
     ]
     synthetic = (
         {
@@ -109,7 +109,7 @@ def test_answers_come_from_the_run(preset, tmp_path):
     assert "6 training and 2 test patients" in by["12a"].answer
     assert "before 2018-01-01" in by["12a"].answer
     assert "train 6 (2 ER); test 2 (1 ER)" in by["21"].answer
-    assert "`cnn3d_ss_reader2`" in by["23a"].answer
+    assert "`cnn3d_ss_r2`" in by["23a"].answer
     assert "class weights balanced" in by["13"].answer
     assert by["17"].status == T.NOT_APPLICABLE
     assert "siemens (5)" in by["6a"].answer

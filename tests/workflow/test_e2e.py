@@ -140,7 +140,7 @@ def test_reproduction_outputs(ct_run):
 
     published = load_yaml(root / "published.yaml")
     assert len(table) == len(published["items"])
-    assert set(table.model) >= {"cnn3d_ss", "cnn3d_nss", "cnn3d_ss_reader2"}
+    assert set(table.model) >= {"cnn3d_ss", "cnn3d_nss", "cnn3d_ss_r2"}
     assert (table.loc[table.status != "ok", "reason"].str.len() > 10).all()
     assert (table.status == "ok").any()
     md = (root / "comparison.md").read_text()

@@ -1,4 +1,5 @@
-"""`hccer train` (one experiment, fold, seed), `hccer gradcam` and `hccer dl-jobs`."""
+"""`hccer train` (one experiment, fold, seed), `hccer gradcam`, `hccer rescore` and
+`hccer dl-jobs`."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ def _gradcam(args: argparse.Namespace) -> int:
 
     n = run_gradcam(args.checkpoint, args.crops, args.out_dir, args.folds, args.threads)
     print(f"Grad-CAM overlays for {n} patients in {args.out_dir}")
+    return 0
+
+
+def _rescore(args: argparse.Namespace) -> int:
+    from hccer.dl.rescore import rescore
+
+    rows = rescore(args.checkpoint, args.crops, args.folds, args.outcome, args.model,
+                   args.ledger, device=args.device, threads=args.threads)
+    print(f"{args.model}: {len(rows)} test patients scored -> {args.ledger}")
     return 0
 
 
@@ -60,3 +70,15 @@ def register(subparsers) -> None:
     g.add_argument("--out-dir", required=True)
     g.add_argument("--threads", type=int, default=None)
     g.set_defaults(func=_gradcam)
+
+    r = subparsers.add_parser("rescore", help="score a trained network's test patients on other "
+                              "crops of them (e.g. a second reader's VOIs) as a new ledger model")
+    r.add_argument("--checkpoint", required=True, help="checkpoint.pt of a training job")
+    r.add_argument("--folds", required=True, help="folds.json (the job's test patients)")
+    r.add_argument("--outcome", required=True, help="outcome.tsv")
+    r.add_argument("--crops", nargs="+", required=True, help="the other crops (.npz)")
+    r.add_argument("--model", required=True, help="ledger model name of these scores")
+    r.add_argument("--ledger", required=True, help="ledger part CSV to write")
+    r.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r.set_defaults(func=_rescore)

@@ -86,6 +86,9 @@ def model_catalogue(study: dict) -> dict[str, str | None]:
         run = set(dlx.run_list(deep))
         for name in deep.get("experiments") or {}:
             out[name] = None if name in run else f"not run (add {name} to deep.run)"
+        for name in deep.get("second_reader") or []:
+            out[f"{name}_r2"] = (None if name in run and study.get("second_reader") else
+                                 f"not run ({name} in deep.run and second_reader: true)")
     clin = study.get("clinical")
     if clin:
         name = clin.get("name", "clinical")

@@ -75,8 +75,13 @@ def model_sources(study: dict) -> dict[str, str]:
     out: dict[str, str] = {}
     deep = study.get("deep") or {}
     if deep:
-        for name in dlx.run_list(deep):
+        run = dlx.run_list(deep)
+        for name in run:
             out[name] = "deep.run"
+        if study.get("second_reader"):
+            for name in deep.get("second_reader") or []:
+                if name in run:
+                    out[f"{name}_r2"] = "deep.second_reader (second reader's crops)"
     clin = study.get("clinical")
     if clin:
         out[clin["name"]] = f"clinical ({clin['model']})"

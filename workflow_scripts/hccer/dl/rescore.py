@@ -1,0 +1,92 @@
+"""Score a trained network's test patients on other crops of the same patients, e.g. VOIs cut
+with a second reader's masks (ct_3dcnn Suppl. Fig. S1): the frozen checkpoint, the same
+aggregation as its training job, ledger rows under a new model name."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hccer.errors import ConfigError, InputError
+
+log = logging.getLogger(__name__)
+
+
+def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: str,
+            model_name: str, ledger_path: str, device: str = "auto",
+            threads: int | None = None) -> pd.DataFrame:
+    """Ledger rows (cohort `test`) of `model_name` for the checkpoint fold's test patients
+    that have a crop among `crops`; the others are listed in the log, not guessed."""
+    import torch
+
+    from hccer.dl import networks
+    from hccer.dl.data import load_samples, patient_of
+    from hccer.dl.job import channels_for
+    from hccer.dl.train import patient_scores, predict, resolve_device, set_determinism
+    from hccer.jsonio import read_json, write_text
+    from hccer.stats.ledger import validate_ledger
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    dev = resolve_device(device)
+    set_determinism(dev)
+    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    cfg = ck["config"]
+    split = read_json(folds_path)
+    outer = next((f for f in split["folds"] if int(f["fold"]) == int(ck["fold"])), None)
+    if outer is None:
+        raise InputError(f"the split has no fold {ck['fold']} (the checkpoint's)",
+                         file=folds_path)
+    have = {patient_of(p) for p in crops}
+    patients = sorted(p for p in outer["test"] if p in have)
+    missing = sorted(set(outer["test"]) - have)
+    if missing:
+        log.warning("%d test patient(s) without a crop here are not scored: %s", len(missing),
+                    ", ".join(missing[:10]))
+    if not patients:
+        raise InputError("none of the checkpoint's test patients has a crop among the inputs",
+                         file=checkpoint)
+    input_cfg = cfg.get("input") or {}
+    wanted = input_cfg.get("phases") or []
+    channels = None
+    if wanted:  # phase indices from the crops' own metadata
+        meta = read_json(str(crops[0]).replace(".npz", ".json"))
+        held = meta.get("phases", wanted)
+        channels = channels_for({"crop": {"mode": meta.get("mode")}, "phases": held,
+                                 "model_phases": held}, cfg)
+    samples = load_samples(crops, patients, input_cfg.get("array", "x"), channels)
+    shape = tuple(ck["input_shape"])
+    if tuple(samples.x.shape[1:]) != shape:
+        raise InputError(f"crops are {tuple(samples.x.shape[1:])}, the network was trained on "
+                         f"{shape}", file=crops[0])
+    probs = []
+    for state in ck["members"]:
+        model = networks.build(cfg["network"], cfg.get("net"), n_phases=shape[0],
+                               input_shape=shape)
+        if ck.get("tabular") or networks.uses_clinical(model):
+            raise ConfigError(f"rescoring needs an image-only network; {ck['experiment']} "
+                              "also reads clinical or tabular inputs", file=checkpoint)
+        model.load_state_dict(state)
+        p = predict(model.to(dev), samples, None, dev, int(cfg.get("batch_size", 8)),
+                    bool(cfg.get("amp", True)))
+        probs.append(patient_scores(p, samples.patient_index, len(patients)))
+    score = np.mean(probs, axis=0)
+    er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
+    times = pd.read_csv(outcome_path, sep="\t", dtype={"patient": str},
+                        keep_default_na=False).set_index("patient")
+    rows = []
+    for i, pid in enumerate(patients):
+        t, e = times.loc[pid, "time_days"], times.loc[pid, "event"]
+        rows.append({"patient_id": pid, "model": model_name, "score": float(score[i]),
+                     "label": er[pid], "cohort": "test", "fold": int(ck["fold"]),
+                     "seed": int(ck["seed"]), "time": float(t) if str(t) != "" else np.nan,
+                     "event": int(float(e)) if str(e) != "" else np.nan})
+    ledger = validate_ledger(pd.DataFrame(rows), file=ledger_path)
+    Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
+    write_text(ledger_path, ledger.to_csv(index=False))
+    log.info("%s: %d test patients scored on the given crops with %s", model_name,
+             len(patients), Path(checkpoint).parent.name)
+    return ledger
