@@ -20,7 +20,6 @@ tumour VOI on the same crop grid (to display the slice with the largest VOI area
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 
@@ -136,21 +135,13 @@ def crop_maps(maps: dict[str, str], mask: str, crop_meta: str, study: dict, spac
 def run_crop_maps(maps: dict[str, str], mask: str, crop_meta: str, study: dict, spacing,
                   patient: str, out_npz, meta_path, qc_png=None, interp: str = "linear") -> dict:
     """File-level step: write the map crop (.npz), its metadata (.json) and a QC montage."""
-    import io
-    import os
 
-    from hccer.jsonio import provenance, write_json
+    from hccer.jsonio import provenance, write_json, write_npz
     from hccer.preprocess import qcplot
 
     arrays, meta = crop_maps(maps, mask, crop_meta, study, spacing, patient, interp)
     meta["provenance"] = provenance()
-    out_npz = Path(out_npz)
-    out_npz.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    tmp = out_npz.with_name(f".{out_npz.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, out_npz)
+    write_npz(out_npz, arrays)
     write_json(meta_path, meta)
     if qc_png is not None:
         x, voi = arrays["maps"], arrays["mask"]

@@ -46,7 +46,7 @@ def run_vit_fold(study: dict, experiment: str, inner: int, seed: int, crops: lis
     from hccer.dl.data import load_samples
     from hccer.dl.figures import curves
     from hccer.dl.job import build_model, train_config
-    from hccer.dl.train import auc, fit, patient_scores, predict, resolve_device, set_determinism
+    from hccer.dl.train import auc, fit, job_device, patient_scores, predict
     from hccer.errors import InputError
     from hccer.jsonio import provenance, read_json, write_json, write_text
 
@@ -54,10 +54,7 @@ def run_vit_fold(study: dict, experiment: str, inner: int, seed: int, crops: lis
     deep = study.get("deep") or {}
     cfg = experiments.resolve(deep, experiment)
     tcfg = train_config(cfg)
-    dev = resolve_device(device or deep.get("device", "auto"))
-    if threads:
-        torch.set_num_threads(int(threads))
-    set_determinism(dev)
+    dev = job_device(device or deep.get("device", "auto"), threads)
     split = read_json(folds_path)
     tr, va = ivim_config.inner_fold(split, inner)
     labels = ivim_config.training_labels(split, bool(cfg["permute_labels"]),

@@ -129,7 +129,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     from hccer.dl.data import load_samples
     from hccer.dl.figures import curves
     from hccer.dl.networks import uses_clinical
-    from hccer.dl.train import fit, patient_scores, predict, resolve_device, set_determinism
+    from hccer.dl.train import fit, job_device, patient_scores, predict
     from hccer.jsonio import provenance, read_json, write_json, write_text
     from hccer.stats.ledger import validate_ledger
     from hccer.stats.roc import auc
@@ -142,10 +142,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
         choice = warmstart.choose(cfg, init_dirs or [], fold, seed)
         cfg = warmstart.adopt(cfg, choice)
     tcfg = train_config(cfg)
-    dev = resolve_device(device or deep.get("device", "auto"))
-    if threads:
-        torch.set_num_threads(int(threads))
-    set_determinism(dev)
+    dev = job_device(device or deep.get("device", "auto"), threads)
     split = read_json(folds_path)
     if split["method"] == "kfold" and cfg["score_train"]:
         raise ConfigError("deep: score_train would give one apparent row per fold for the "

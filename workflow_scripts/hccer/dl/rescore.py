@@ -25,14 +25,11 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
     from hccer.dl import networks
     from hccer.dl.data import load_samples, patient_of
     from hccer.dl.job import channels_for
-    from hccer.dl.train import patient_scores, predict, resolve_device, set_determinism
+    from hccer.dl.train import job_device, patient_scores, predict
     from hccer.jsonio import read_json, write_text
     from hccer.stats.ledger import validate_ledger
 
-    if threads:
-        torch.set_num_threads(int(threads))
-    dev = resolve_device(device)
-    set_determinism(dev)
+    dev = job_device(device, threads)
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
     cfg = ck["config"]
     split = read_json(folds_path)

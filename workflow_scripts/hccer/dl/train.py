@@ -60,6 +60,15 @@ def set_determinism(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = False
 
 
+def job_device(kind: str = "auto", threads: int | None = None) -> torch.device:
+    """What every job does first: torch CPU threads, the device, deterministic kernels."""
+    if threads:
+        torch.set_num_threads(int(threads))
+    dev = resolve_device(kind)
+    set_determinism(dev)
+    return dev
+
+
 def seed_everything(seed: int) -> None:
     # numpy randomness comes only from generators seeded by (seed, epoch), never the global one
     random.seed(seed)

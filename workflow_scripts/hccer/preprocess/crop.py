@@ -315,10 +315,8 @@ def crop_bbox3d(stack: np.ndarray, mask: np.ndarray, bvals: list[float], spacing
 def run_crop(study: dict, patient: str, images: dict, masks: dict, out_npz, meta_path,
              qc_png=None) -> dict:
     """File-level step: read, crop per the preset, write arrays (.npz) and metadata (.json)."""
-    import io
-    import os
 
-    from hccer.jsonio import provenance, write_json
+    from hccer.jsonio import provenance, write_json, write_npz
 
     crop = study.get("crop") or {}
     mode = crop.get("mode")
@@ -349,13 +347,7 @@ def run_crop(study: dict, patient: str, images: dict, masks: dict, out_npz, meta
                                       patient, ref)
     meta.update({"patient": patient, "study": study.get("key"), "grid": geom,
                  "provenance": provenance()})
-    out_npz = Path(out_npz)
-    out_npz.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    tmp = out_npz.with_name(f".{out_npz.name}.tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, out_npz)
+    write_npz(out_npz, arrays)
     write_json(meta_path, meta)
     if qc_png is not None:
         _montage(qc_png, arrays, meta, patient)
