@@ -148,7 +148,6 @@ if RESCORE_JOBS:
         resources:
             mem_mb=DEEP_RES.get("mem_mb", 8000),
             runtime=60,
-            gpu=DEEP_RES.get("gpu", 1),
         conda:
             "../envs/torch.yaml"
         log:
