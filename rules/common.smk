@@ -37,7 +37,8 @@ REG = config["registration"]
 def _synthetic_root():
     s = config["data"]["synthetic"]
     base = s.get("root", "resources/synthetic")
-    return f"{base}/{KEY}_n{s['n']}_seed{s['seed']}"
+    strength = float(s.get("strength", 1.0))
+    return f"{base}/{KEY}_n{s['n']}_seed{s['seed']}" + ("" if strength == 1 else f"_s{strength:g}")
 
 
 if SOURCE == "synthetic":

@@ -15,6 +15,7 @@ if SOURCE == "synthetic":
             n=config["data"]["synthetic"]["n"],
             seed=config["data"]["synthetic"]["seed"],
             matrix=config["data"]["synthetic"].get("matrix", 256),
+            strength=config["data"]["synthetic"].get("strength", 1.0),
         threads: workflow.cores
         conda:
             "../envs/imaging.yaml"
@@ -24,7 +25,8 @@ if SOURCE == "synthetic":
             L.benchmark("synthesize_cohort")
         shell:
             "hccer --log {log} synth --preset {params.preset} --n {params.n} --seed {params.seed} "
-            "--matrix {params.matrix} --workers {threads} --out {params.root}"
+            "--matrix {params.matrix} --strength {params.strength} --workers {threads} "
+            "--out {params.root}"
 
 
 
