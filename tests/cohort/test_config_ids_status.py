@@ -33,6 +33,7 @@ def test_default_config_and_every_preset_validate(cfg, project_root):
     (lambda c: c["registration"].update(type="Elastic"), "`registration.type`"),
     (lambda c: c["preprocess"].update(spacing_mm=[1, 1]), "`preprocess.spacing_mm`"),
     (lambda c: c["data"]["synthetic"].update(n=2), "`data.synthetic.n`"),
+    (lambda c: c["data"]["synthetic"].update(strength=0), "`data.synthetic.strength`"),
     (lambda c: c.update(results="out dir"), "`results`"),
 ])
 def test_bad_config_gives_one_clear_message(cfg, project_root, mutate, needle):
