@@ -35,7 +35,8 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": 12, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),
             "study_overrides=" + json.dumps(TINY)]
-    res = run_snakemake(*targets, *args, cwd=ROOT, timeout=1800)
+    table3 = root / "tables" / "table3.json"          # the CR model's odds ratios
+    res = run_snakemake(*targets, str(table3), *args, cwd=ROOT, timeout=1800)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
     folds = json.loads((root / "cohort" / "folds.json").read_text())
     train, test = sorted(folds["folds"][0]["train"]), sorted(folds["folds"][0]["test"])
@@ -61,4 +62,7 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
     classical = root / "models" / "classical"
     rad = json.loads((classical / "fold-0_radiomics.json").read_text())["selected"]
     cr = json.loads((classical / "fold-0_cr.json").read_text())["selected"]
+    t3 = json.loads(table3.read_text())
+    assert len(t3["values"]) == 18
+    assert {v["variable"] for v in t3["values"] if v["multivariable"]} == set(cr)
     assert d["tabular_columns"] == rad + cr and 1 <= len(rad) <= 5 and cr
