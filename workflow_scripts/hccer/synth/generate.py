@@ -17,7 +17,7 @@ from hccer.synth.dicomio import CT_STORAGE, MR_STORAGE, acquisition_time, uid
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: CT acquisition headers of scanners with an `acquisition` block
 TRANSFORM_CONVENTION = (
     "Per phase P, truth columns tx_P, ty_P, tz_P (mm) and rx_P, ry_P, rz_P (degrees) define "
     "T(x) = R (x - c) + c + t with R = Rz @ Rx @ Ry (ITK Euler3DTransform), c = (liver_cx, "
