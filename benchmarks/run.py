@@ -1,6 +1,7 @@
 """Run every benchmark (or those named) one after another and print their tables.
 
-Usage: .venv/bin/python benchmarks/run.py [dag convert register synth stats ceiling ivim radiomics train]
+Usage: .venv/bin/python benchmarks/run.py [dag convert register synth stats ceiling clinical ivim
+       radiomics train paper_size]
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["dag", "convert", "register", "synth", "stats", "ceiling", "clinical", "ivim", "radiomics", "train"]
+ORDER = ["dag", "convert", "register", "synth", "stats", "ceiling", "clinical", "ivim", "radiomics",
+         "train", "paper_size"]
 
 
 def main(argv: list[str]) -> int:
