@@ -197,6 +197,15 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
                     str(tmp_path / "r2.csv"), device="cpu")
     assert list(other.patient_id) == ["p08", "p09", "p10"] and set(other.model) == {"c_r2"}
     assert set(other.cohort) == {"test"} and read_ledger(tmp_path / "r2.csv").shape[0] == 3
+    # a network that also reads clinical inputs cannot be rescored on images alone
+    from hccer.errors import InputError
+    ck = torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)
+    ck["tabular"] = ["clinical_record"]
+    torch.save(ck, tmp_path / "tabular.pt")
+    with pytest.raises(InputError, match="image-only network") as err:
+        rescore(str(tmp_path / "tabular.pt"), crops, str(tmp_path / "folds.json"),
+                str(tmp_path / "outcome.tsv"), "c_tab", str(tmp_path / "tab.csv"), device="cpu")
+    assert "tabular.pt" in str(err.value)
 
 
 def test_gradcam_matches_a_hand_computation():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hccer.errors import ConfigError, InputError
+from hccer.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,8 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
         model = networks.build(cfg["network"], cfg.get("net"), n_phases=shape[0],
                                input_shape=shape)
         if ck.get("tabular") or networks.uses_clinical(model):
-            raise ConfigError(f"rescoring needs an image-only network; {ck['experiment']} "
-                              "also reads clinical or tabular inputs", file=checkpoint)
+            raise InputError(f"rescoring needs an image-only network; {ck['experiment']} "
+                             "also reads clinical or tabular inputs", file=checkpoint)
         model.load_state_dict(state)
         p = predict(model.to(dev), samples, None, dev, int(cfg.get("batch_size", 8)),
                     bool(cfg.get("amp", True)))
