@@ -134,6 +134,9 @@ def lasso(X, y, *, cv: int = 5, seed: int = 0, max_iter: int = 10000,
             model = LassoCV(cv=KFold(cv, shuffle=True, random_state=seed), random_state=seed,
                             max_iter=max_iter, eps=eps, alphas=n_alphas).fit(Xv, y)
         n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+        for w in caught:  # only the convergence noise is collapsed; anything else stands
+            if not issubclass(w.category, ConvergenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if n_warn:
             log.warning("LassoCV: coordinate descent stopped at max_iter=%d before converging "
                         "on %d fit(s) of the path (raise max_iter or eps in the lasso step)",
