@@ -10,7 +10,7 @@ import SimpleITK as sitk
 from hccer.cli import main
 from hccer.errors import InputError
 from hccer.preprocess import metrics
-from hccer.preprocess.register import registration_region, run_register
+from hccer.preprocess.register import qc_metrics, registration_region, run_register
 
 from .phantoms import abdomen, euler, move
 
@@ -117,6 +117,43 @@ def test_registration_region_excludes_borders_and_centres_on_tumour(pair):
     start, size = registration_region(fixed, fmask, border_mm=15, roi_margin_mm=5)
     idx = np.argwhere(sitk.GetArrayFromImage(fmask) > 0)[:, ::-1]
     assert start == np.maximum(idx.min(0) - 5, 15).tolist()
+
+
+@pytest.mark.parametrize("shift_mm", [None, 60.0])
+def test_qc_metrics_on_region_equal_whole_grid_masked(pair, shift_mm):
+    """QC resamples onto the region only; it must equal resampling the whole fixed grid and
+    masking it to the region (the straightforward definition), value for value, also when
+    part of the region maps outside the moving image (a 60 mm shift)."""
+    _, p, true, fixed, fmask = pair
+    moving = sitk.ReadImage(p["m"], sitk.sitkFloat32)
+    mmask = sitk.ReadImage(p["mm"])
+    start, size = registration_region(fixed, fmask, border_mm=15, roi_margin_mm=10)
+    assert np.prod(size) < 0.5 * np.prod(fixed.GetSize())  # a real sub-region
+    inv = sitk.Euler3DTransform(true.GetInverse())
+    after = sitk.AffineTransform(inv.GetMatrix(), inv.GetTranslation(), inv.GetCenter())
+    if shift_mm:
+        after.SetTranslation(np.add(after.GetTranslation(), (shift_mm, 0, 0)).tolist())
+    got = qc_metrics(fixed, moving, after, {"start_index": start, "size": size}, fmask, mmask)
+    fa = sitk.GetArrayFromImage(fixed).astype(np.float32)
+    roi = np.zeros(fa.shape, bool)
+    (x0, y0, z0), (sx, sy, sz) = start, size
+    roi[z0:z0 + sz, y0:y0 + sy, x0:x0 + sx] = True
+    lowest = float(sitk.GetArrayViewFromImage(moving).min())
+    for tag, tx in (("before", sitk.AffineTransform(3)), ("after", after)):
+        mv = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, tx, sitk.sitkLinear, lowest,
+                                                  sitk.sitkFloat32))
+        ones = sitk.Image(moving.GetSize(), sitk.sitkUInt8) + 1
+        ones.CopyInformation(moving)
+        inside = sitk.GetArrayFromImage(sitk.Resample(ones, fixed, tx, sitk.sitkNearestNeighbor,
+                                                      0, sitk.sitkUInt8)) > 0
+        sel = roi & inside
+        assert got[f"ncc_{tag}"] == round(metrics.ncc(fa, mv, sel), 6)
+        assert got[f"mi_{tag}"] == round(metrics.mutual_information(fa, mv, sel), 6)
+        assert got[f"overlap_fraction_{tag}"] == round(float(sel.sum() / roi.sum()), 6)
+    if shift_mm:
+        assert got["overlap_fraction_after"] < 1.0  # the case this parameter is for
+    else:
+        assert got["ncc_after"] > got["ncc_before"]
 
 
 def test_metrics_against_independent_references():

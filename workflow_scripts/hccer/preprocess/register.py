@@ -201,22 +201,24 @@ def qc_metrics(fixed, moving, transform, region, fixed_mask=None, moving_mask=No
     Dice of the moved mask vs the fixed mask when both are given."""
     import SimpleITK as sitk
 
-    fa = sitk.GetArrayFromImage(fixed).astype(np.float32)
-    roi = np.zeros(fa.shape, bool)
-    (x0, y0, z0), (sx, sy, sz) = region["start_index"], region["size"]
-    roi[z0:z0 + sz, y0:y0 + sy, x0:x0 + sx] = True
+    # Intensity metrics only ever see the region, so resample onto the region's sub-grid:
+    # the same points in the same order as masking the whole grid, at a fraction of the cost.
+    sub = sitk.RegionOfInterest(fixed, region["size"], region["start_index"])
+    fa = sitk.GetArrayFromImage(sub).astype(np.float32)
+    n_roi = max(fa.size, 1)
     out: dict = {}
     ident = sitk.AffineTransform(3)
     for tag, tx in (("before", ident), ("after", transform)):
-        mv = sitk.GetArrayFromImage(resample_to(fixed, moving, tx))
-        sel = roi & _domain(fixed, moving, tx)
+        mv = sitk.GetArrayFromImage(resample_to(sub, moving, tx))
+        sel = _domain(sub, moving, tx)
         out[f"ncc_{tag}"] = round(metrics.ncc(fa, mv, sel), 6)
         out[f"mi_{tag}"] = round(metrics.mutual_information(fa, mv, sel), 6)
         if fixed_mask is not None and moving_mask is not None:
+            # Dice on the whole grid: a badly moved mask may leave the region
             mm = sitk.GetArrayFromImage(resample_to(fixed, moving_mask, tx, label=True))
             out[f"dice_{tag}"] = round(metrics.dice(sitk.GetArrayViewFromImage(fixed_mask), mm),
                                        6)
-        out[f"overlap_fraction_{tag}"] = round(float(sel.sum() / max(roi.sum(), 1)), 6)
+        out[f"overlap_fraction_{tag}"] = round(float(sel.sum() / n_roi), 6)
     return out
 
 
