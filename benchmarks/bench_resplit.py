@@ -35,6 +35,13 @@ def main(study_dir: str, n_splits: int = 20) -> int:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)  # per-fold fallbacks and convergence notes
     d = Path(study_dir)
+    need = [d / "study.yaml", d / "cohort" / "outcome.tsv",
+            d / "radiomics" / "features_reader-r1.tsv"]
+    missing = [str(f) for f in need if not f.is_file()]
+    if missing:
+        print(f"{d} is not a finished run's study folder (results/<study>): missing "
+              f"{', '.join(missing)}")
+        return 2
     study = yaml.safe_load((d / "study.yaml").read_text())
     if not (study.get("clinical") and study.get("classical")):
         print(f"{d}: the study has no clinical and classical blocks")
