@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from _run_folder import missing_from_run
 from hccer.stats.roc import auc
 
 
@@ -68,12 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2, help="fold jobs at once (1 thread each)")
     a = ap.parse_args(argv)
     d = Path(a.study_dir)
-    need = [d / "study.yaml", d / "config.yaml", d / "cohort" / "folds.json",
-            d / "cohort" / "outcome.tsv"]
-    missing = [str(f) for f in need if not f.is_file()]
-    if missing:
-        print(f"{d} is not a finished run's study folder (results/<study>): missing "
-              f"{', '.join(missing)}")
+    problem = missing_from_run(d, ["study.yaml", "config.yaml", "cohort/folds.json",
+                                   "cohort/outcome.tsv"])
+    if problem:
+        print(problem)
         return 2
     study = yaml.safe_load((d / "study.yaml").read_text())
     experiments = (study.get("deep") or {}).get("experiments") or {}

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from _run_folder import missing_from_run
 from hccer.classical.clinical import code_table, outcome_frame
 from hccer.classical.fit import fit_clinical_fold, fit_radiomics_fold
 from hccer.radiomics.table import read_features
@@ -35,12 +36,10 @@ def main(study_dir: str, n_splits: int = 20) -> int:
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)  # per-fold fallbacks and convergence notes
     d = Path(study_dir)
-    need = [d / "study.yaml", d / "cohort" / "outcome.tsv",
-            d / "radiomics" / "features_reader-r1.tsv"]
-    missing = [str(f) for f in need if not f.is_file()]
-    if missing:
-        print(f"{d} is not a finished run's study folder (results/<study>): missing "
-              f"{', '.join(missing)}")
+    problem = missing_from_run(d, ["study.yaml", "cohort/outcome.tsv",
+                                   "radiomics/features_reader-r1.tsv"])
+    if problem:
+        print(problem)
         return 2
     study = yaml.safe_load((d / "study.yaml").read_text())
     if not (study.get("clinical") and study.get("classical")):
