@@ -3,9 +3,10 @@ ivim_vit run (every ViT per inner fold, CLS features of the best fold model, the
 bDL / mDL / fDL and the combined model, and the permutation controls) rerun through the
 workflow's own commands (`hccer vit train|features|fit`, `hccer classical clinical`) on R
 random splits of the same patients, made by the study's own split rule (`make_split`, seed
-1000 + r). Prints each model's test AUC (mean, SD, range), how often it beats the clinical
-model, and the run's own split beside it. Jobs go to a scratch folder that is removed
-afterwards; the run is not touched. About 2.5 min per split on 2 cores (demo ViTs).
+1000 + r; the training and label-permutation seeds are the run's seed + r). Prints each
+model's test AUC (mean, SD, range), how often it beats the clinical model, and the run's own
+split beside it. Jobs go to a scratch folder that is removed afterwards; the run is not
+touched. About 1 min per split on 2 cores (demo ViTs, n = 40).
 
 Run: .venv/bin/python benchmarks/bench_vit_resplit.py results/ivim_vit [n_splits] [--jobs 2]
 (not in run.py: it needs a finished run of a study with a `vit` block)"""
@@ -137,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in range(a.n_splits):
             split = make_split(table, study["split"], 1000 + r)
             t1 = time.perf_counter()
-            res = run_split(d, scratch / f"split-{r}", study_file, split, base_seed, crops,
+            # seeds move with the split: one fixed seed would draw the same label
+            # permutation in every split and make the controls one draw, not R
+            res = run_split(d, scratch / f"split-{r}", study_file, split, base_seed + r, crops,
                             a.jobs)
             rows += [{"split": r, "model": m, "auc": v} for m, v in res.items()]
             print(f"  split {r}: " + ", ".join(f"{m} {v:.3f}" for m, v in sorted(res.items()))
