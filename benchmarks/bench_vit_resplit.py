@@ -71,11 +71,14 @@ def run_split(d: Path, work: Path, study_file: Path, split: dict, base_seed: int
              *crops[e], "--folds", str(folds), "--out", str(work / f"{e}.tsv"), "--record",
              str(work / f"{e}.json"), "--device", "cpu", "--threads", "1")
 
-    with ThreadPoolExecutor(jobs) as ex:
+    ex = ThreadPoolExecutor(jobs)
+    try:
         for j in [ex.submit(train, e, k) for e in exps for k in inner]:
             j.result()
         for j in [ex.submit(features, e) for e in exps]:
             j.result()
+    finally:  # on an error or a kill, queued jobs are dropped, not run
+        ex.shutdown(wait=True, cancel_futures=True)
     ivim = d / "cohort" / "ivim_features.tsv"
     outcome = d / "cohort" / "outcome.tsv"
     parts = []
