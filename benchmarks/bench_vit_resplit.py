@@ -41,7 +41,7 @@ def call(*args: str) -> None:
         raise RuntimeError(f"hccer {args[0]} {args[1]} failed:\n{res.stderr[-2000:]}")
 
 
-def test_aucs(parts: list[Path]) -> dict[str, float]:
+def held_out_aucs(parts: list[Path]) -> dict[str, float]:
     led = pd.concat([pd.read_csv(p) for p in parts])
     test = led[led["cohort"] == "test"]
     return {m: float(auc(g["score"].to_numpy(), g["label"].to_numpy().astype(bool)))
@@ -84,8 +84,9 @@ def run_split(d: Path, work: Path, study_file: Path, split: dict, base_seed: int
     parts = []
     clin = []
     if study.get("clinical"):
+        join = ["--ivim", str(ivim)] if study["clinical"].get("ivim") else []
         call("classical", "clinical", "--study", str(study_file), "--outcome", str(outcome),
-             "--folds", str(folds), "--fold", "0", "--seed", str(base_seed), "--ivim", str(ivim),
+             "--folds", str(folds), "--fold", "0", "--seed", str(base_seed), *join,
              "--out", str(work / "clinical.csv"), "--record", str(work / "clinical.json"))
         parts.append(work / "clinical.csv")
         clin = ["--clinical-record", str(work / "clinical.json")]
@@ -94,11 +95,11 @@ def run_split(d: Path, work: Path, study_file: Path, split: dict, base_seed: int
              for a in (f"--{r}", str(work / f"{cfg['extractors'][r]}.tsv"))]
     feats += [a for r in ivim_config.ROLES if perm
               for a in (f"--perm-{r}", str(work / f"{perm[r]}.tsv"))]
-    call("vit", "fit", "--study", str(study_file), *feats, "--outcome", str(outcome), "--folds", str(folds), "--ivim", str(ivim),
-         *clin, "--seed", "0", "--base-seed", str(base_seed), "--out", str(work / "vit.csv"),
-         "--record", str(work / "vit.json"))
+    call("vit", "fit", "--study", str(study_file), *feats, "--outcome", str(outcome),
+         "--folds", str(folds), "--ivim", str(ivim), *clin, "--seed", "0", "--base-seed",
+         str(base_seed), "--out", str(work / "vit.csv"), "--record", str(work / "vit.json"))
     parts.append(work / "vit.csv")
-    return test_aucs(parts)
+    return held_out_aucs(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{study['key']}: {a.n_splits} random splits of {len(table)} patients ({n_er} ER; "
           f"{len(f0['train'])} train / {len(f0['test'])} test), {secs / a.n_splits:.0f} s per "
           "split")
-    mine = test_aucs(own_parts) if own_parts else {}
+    mine = held_out_aucs(own_parts) if own_parts else {}
     print(f"{'model':16s} {'test AUC mean':>13s} {'SD':>6s} {'min':>6s} {'max':>6s} "
           f"{'> ' + ref:>10s} {'run split':>9s}")
     for m in test.mean().sort_values(ascending=False).index:
