@@ -126,3 +126,18 @@ def test_overrides_apply_to_their_study_only(cfg, project_root):
     c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": "two"}}}
     with pytest.raises(ConfigError, match="with overrides"):
         load_study(dict(c, study="ct_3dcnn"), project_root)
+
+
+def test_demo_config_shrinks_every_deep_preset(cfg, project_root):
+    """The default config is the demo: every preset that trains networks gets smaller crops
+    and at most 40 epochs from it, else `--config study=<key>` trains at paper size for hours."""
+    import math
+
+    paper = dict(cfg, overrides_by_study=None)
+    for path in sorted((project_root / "config" / "studies").glob("*.yaml")):
+        demo = load_study(dict(cfg, study=path.stem), project_root)
+        if not demo.get("deep"):
+            continue
+        full = load_study(dict(paper, study=path.stem), project_root)
+        assert math.prod(demo["crop"]["size"]) < math.prod(full["crop"]["size"]), path.stem
+        assert int(demo["deep"]["defaults"]["epochs"]) <= 40, path.stem
