@@ -18,8 +18,10 @@ STYLES = ["-", "--", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1)), (0, (1, 1)), (0,
 RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
       "axes.labelsize": 9, "legend.fontsize": 8, "xtick.labelsize": 8, "ytick.labelsize": 8,
       "axes.linewidth": 0.8, "lines.linewidth": 1.6, "axes.spines.top": False,
-      "axes.spines.right": False, "legend.frameon": False, "savefig.bbox": "tight",
-      "pdf.fonttype": 42}
+      "axes.spines.right": False, "savefig.bbox": "tight", "pdf.fonttype": 42,
+      # a legend inside the axes often sits on the curves: a borderless, nearly opaque
+      # white box keeps its text readable
+      "legend.frameon": True, "legend.framealpha": 0.85, "legend.edgecolor": "none"}
 
 
 def _plt():
