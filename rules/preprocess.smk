@@ -77,13 +77,15 @@ REGISTER_OUTPUTS = dict(
         labels={"patient": "{pid}", "phase": "{phase}"},
     ),
 )
+# ANTs gets the configured thread count even when Snakemake lowers `threads` to --cores:
+# the count changes the result (see registration.threads in config.yaml)
 REGISTER_PARAMS = dict(kind=REG["type"], seed=SEED, min_ncc=REG.get("min_ncc", 0.3),
-                       min_dice=REG.get("min_dice", 0.3))
+                       min_dice=REG.get("min_dice", 0.3), threads=REG.get("threads", 1))
 REGISTER_CMD = (
     "hccer --log {log} register --fixed {input.fixed} --moving {input.moving} "
     "--fixed-mask {input.fixed_mask} --out-image {output.image} "
     "--out-transform {output.transform} --qc {output.qc} --qc-png {output.png} "
-    "--type {params.kind} --threads {threads} --seed {params.seed} "
+    "--type {params.kind} --threads {params.threads} --seed {params.seed} "
     "--min-ncc {params.min_ncc} --min-dice {params.min_dice} "
     "--patient {wildcards.pid} --phase {wildcards.phase}"
 )

@@ -7,6 +7,9 @@ from hccer.dl import experiments as dlx
 
 DEEP = STUDY.get("deep") or {}
 DEEP_RES = DEEP.get("resources") or {}
+# torch's CPU thread count changes the arithmetic, so a job uses the configured count even when
+# Snakemake lowers `threads` to a smaller --cores: same config and seed, same models
+DEEP_THREADS = DEEP_RES.get("threads", 2)
 DEEP_JOBS = dlx.jobs(STUDY)
 DEEP_CAM = [j for j in DEEP_JOBS if dlx.resolve(DEEP, j[0]).get("gradcam")]
 MODEL_DIR = dlx.model_dir(L.root, "{experiment}", "{fold}", "{seed}")
@@ -56,11 +59,12 @@ rule train_model:
     params:
         out_dir=MODEL_DIR,
         base_seed=SEED,
+        threads=DEEP_THREADS,
         device=DEEP.get("device", "auto"),
         extra=lambda wc: dlx.extra_args(
             dlx.extra_inputs(DEEP, wc.experiment, wc.fold, wc.seed, L.root, DEEP_TABULAR)
         ),
-    threads: DEEP_RES.get("threads", 2)
+    threads: DEEP_THREADS
     resources:
         mem_mb=DEEP_RES.get("mem_mb", 8000),
         runtime=DEEP_RES.get("runtime", 720),
@@ -76,7 +80,7 @@ rule train_model:
         "--fold {wildcards.fold} --seed {wildcards.seed} --base-seed {params.base_seed} "
         "--folds {input.folds} --outcome {input.outcome} --crops {input.crops} "
         "--out-dir {params.out_dir} --ledger {output.ledger} --device {params.device} "
-        "--threads {threads} {params.extra}"
+        "--threads {params.threads} {params.extra}"
 
 
 rule explain_model:
@@ -86,7 +90,9 @@ rule explain_model:
         crops=lambda wc: [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in gated_pids()],
     output:
         directory(os.path.join(MODEL_DIR, "gradcam")),
-    threads: DEEP_RES.get("threads", 2)
+    params:
+        threads=DEEP_THREADS,
+    threads: DEEP_THREADS
     resources:
         mem_mb=DEEP_RES.get("mem_mb", 8000),
         runtime=60,
@@ -98,7 +104,7 @@ rule explain_model:
         L.benchmark("explain_model", "{experiment}", "fold-{fold}", "seed-{seed}")
     shell:
         "hccer --log {log} gradcam --checkpoint {input.checkpoint} --folds {input.folds} "
-        "--crops {input.crops} --out-dir {output} --threads {threads}"
+        "--crops {input.crops} --out-dir {output} --threads {params.threads}"
 
 
 # Second reader (ct_3dcnn Suppl. Fig. S1): the trained networks of `deep.second_reader` score
@@ -144,7 +150,8 @@ if RESCORE_JOBS:
             ledger=L.ledger(dlx.ledger_part("{experiment}_r2", "{fold}", "{seed}")),
         params:
             device=DEEP.get("device", "auto"),
-        threads: DEEP_RES.get("threads", 2)
+            threads=DEEP_THREADS,
+        threads: DEEP_THREADS
         resources:
             mem_mb=DEEP_RES.get("mem_mb", 8000),
             runtime=60,
@@ -155,4 +162,4 @@ if RESCORE_JOBS:
         shell:
             "hccer --log {log} rescore --checkpoint {input.checkpoint} --folds {input.folds} "
             "--outcome {input.outcome} --crops {input.crops} --model {wildcards.experiment}_r2 "
-            "--ledger {output.ledger} --device {params.device} --threads {threads}"
+            "--ledger {output.ledger} --device {params.device} --threads {params.threads}"

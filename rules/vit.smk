@@ -12,6 +12,7 @@ if STUDY.get("vit"):
     VIT = ivim_config.block(STUDY)
     VIT_DEEP = STUDY.get("deep") or {}
     VIT_RES = VIT_DEEP.get("resources") or {}
+    VIT_THREADS = VIT_RES.get("threads", 2)   # fixed, not lowered by --cores (see train.smk)
     VIT_SEEDS = [int(s) for s in VIT_DEEP.get("seeds", [0])]
     VIT_EXPS = ivim_config.experiments_of(VIT)
     VIT_CROP = {e: ivim_config.crop_mode(vitx.resolve(VIT_DEEP, e)) for e in VIT_EXPS}
@@ -90,7 +91,8 @@ if STUDY.get("vit"):
             out_dir=VIT_JOB,
             base_seed=SEED,
             device=VIT_DEEP.get("device", "auto"),
-        threads: VIT_RES.get("threads", 2)
+            threads=VIT_THREADS,
+        threads: VIT_THREADS
         resources:
             mem_mb=VIT_RES.get("mem_mb", 8000),
             runtime=VIT_RES.get("runtime", 720),
@@ -105,7 +107,7 @@ if STUDY.get("vit"):
             "hccer --log {log} vit train --study {input.study} --experiment {wildcards.vit} "
             "--inner {wildcards.inner} --seed {wildcards.seed} --base-seed {params.base_seed} "
             "--folds {input.folds} --crops {input.crops} --out-dir {params.out_dir} "
-            "--device {params.device} --threads {threads}"
+            "--device {params.device} --threads {params.threads}"
 
     rule extract_vit_features:
         input:
@@ -118,7 +120,8 @@ if STUDY.get("vit"):
             record=VIT_EXTRACTOR,
         params:
             device=VIT_DEEP.get("device", "auto"),
-        threads: VIT_RES.get("threads", 2)
+            threads=VIT_THREADS,
+        threads: VIT_THREADS
         resources:
             mem_mb=VIT_RES.get("mem_mb", 8000),
             runtime=60,
@@ -131,7 +134,7 @@ if STUDY.get("vit"):
             "hccer --log {log} vit features --experiment {wildcards.vit} --seed {wildcards.seed} "
             "--summaries {input.summaries} --crops {input.crops} --folds {input.folds} "
             "--out {output.features} --record {output.record} --device {params.device} "
-            "--threads {threads}"
+            "--threads {params.threads}"
 
     rule fit_vit_models:
         input:
@@ -183,7 +186,9 @@ if STUDY.get("vit"):
             folds=L.cohort("folds.json"),
         output:
             directory(VIT_CAM),
-        threads: VIT_RES.get("threads", 2)
+        params:
+            threads=VIT_THREADS,
+        threads: VIT_THREADS
         resources:
             mem_mb=VIT_RES.get("mem_mb", 8000),
             runtime=60,
@@ -196,7 +201,7 @@ if STUDY.get("vit"):
         shell:
             "hccer --log {log} vit explain --study {input.study} --extractor {input.extractor} "
             "--crops {input.crops} --map-crops {input.map_crops} --folds {input.folds} "
-            "--out-dir {output} --threads {threads}"
+            "--out-dir {output} --threads {params.threads}"
 
     LEDGER_PARTS.append(lambda wc: [VIT_PART.format(seed=s) for s in VIT_SEEDS])
     MODEL_TARGETS.append(

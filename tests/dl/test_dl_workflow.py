@@ -28,11 +28,15 @@ CASES = {
 @pytest.mark.parametrize("study", list(CASES))
 def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
     n, overrides = CASES[study]
-    args = ["--cores", "2", "--directory", str(tmp_path), "--config", f"study={study}",
-            f"results={tmp_path}/results", f"private={tmp_path}/private",
-            "data=" + json.dumps({"source": "synthetic", "synthetic": {
-                "n": n, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),
-            "study_overrides=" + json.dumps(overrides)]
+
+    def config(over):
+        return ["--directory", str(tmp_path), "--config", f"study={study}",
+                f"results={tmp_path}/results", f"private={tmp_path}/private",
+                "data=" + json.dumps({"source": "synthetic", "synthetic": {
+                    "n": n, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),
+                "study_overrides=" + json.dumps(over)]
+
+    args = ["--cores", "2", *config(overrides)]
     root = tmp_path / "results" / study
     n_folds = 2
     # this track's targets only: other tracks' models are not under test here
@@ -53,3 +57,14 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
             job = root / "models" / model / f"fold-{f['fold']}_seed-0"
             assert (job / "history.tsv").is_file() and (job / "curves.png").is_file()
             assert not list(job.glob("resume-*.pt"))
+            summary = json.loads((job / "summary.json").read_text())
+            assert summary["provenance"]["threads"] == 1
+
+    # torch's thread count changes the arithmetic, so a job takes the configured count even
+    # where --cores is smaller: a dry rerun at --cores 1 with 3 configured threads asks for 3
+    three = dict(overrides, deep=dict(overrides["deep"], resources={"threads": 3}))
+    dry = run_snakemake(targets[0], "-n", "-p", "--forcerun", "train_model", "--cores", "1",
+                        *config(three), cwd=ROOT, timeout=600)
+    assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+    commands = [ln for ln in (dry.stdout + dry.stderr).splitlines() if " train --study " in ln]
+    assert commands and all("--threads 3" in ln for ln in commands), commands
