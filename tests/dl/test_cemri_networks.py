@@ -10,6 +10,7 @@ from hccer.dl import networks
 from hccer.dl.data import Samples, affine, affine_params, make_batch, transform
 from hccer.dl.resnet import ResNetTrunk
 from hccer.dl.train import TrainConfig, fit, make_optimizer, predict
+from hccer.errors import InputError
 
 
 def _params(m):
@@ -134,7 +135,7 @@ def test_early_stopping_on_validation_auc_keeps_the_best_auc_weights():
     from hccer.dl.train import auc
 
     assert auc(p, vy) == pytest.approx(hist[best]["val_auc"])
-    with pytest.raises(ValueError, match="both classes"):
+    with pytest.raises(InputError, match="both classes"):
         fit(model, train, y, cfg, seed=0, device=torch.device("cpu"), val=val,
             val_labels=np.zeros(6, int))
 

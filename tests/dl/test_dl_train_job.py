@@ -241,3 +241,27 @@ def test_a_planted_image_signal_is_learned_out_of_fold(tmp_path):
                     str(tmp_path / "outcome.tsv"), str(tmp_path / f"m{k}"),
                     str(tmp_path / f"part{k}.csv"))
         assert s["test_auc"] >= 0.9
+
+
+def test_permutation_control_keeps_every_validation_set_two_class():
+    """The control's labels are shuffled within blocks (each early-stopping validation set, and
+    the rest), so no validation set loses a class; a whole-set shuffle of the same labels often
+    does (the cemri demo's control failed that way)."""
+    from hccer.dl.job import permuted, permuted_training_labels
+
+    train = [f"p{i:02d}" for i in range(20)]
+    er = {p: int(i % 4 == 0) for i, p in enumerate(train)}      # 5 ER of 20
+    members = [(train[8:], train[:4]), (train[:4] + train[8:], train[4:8])]   # 4 per val set
+    whole_lost = moved = 0
+    for seed in range(30):
+        lab = permuted_training_labels(train, er, members, seed)
+        assert sorted(lab) == sorted(train) and sum(lab.values()) == 5
+        for _, va in members:
+            assert sorted(lab[p] for p in va) == sorted(er[p] for p in va)
+        moved += any(lab[p] != er[p] for p in train)
+        shuffled = dict(zip(train, permuted(np.array([er[p] for p in train]), seed), strict=True))
+        whole_lost += any(len({shuffled[p] for p in va}) < 2 for _, va in members)
+    assert whole_lost > 10 and moved == 30
+    # without validation sets it is the plain shuffle of the whole training set
+    plain = permuted_training_labels(train, er, [(train, None)], 3)
+    assert list(plain.values()) == permuted(np.array([er[p] for p in train]), 3).tolist()

@@ -92,6 +92,25 @@ def permuted(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.random.default_rng([seed, 7919]).permutation(labels)
 
 
+def permuted_training_labels(train: list[str], er: dict[str, int], members: list,
+                             seed: int) -> dict[str, int]:
+    """The permutation control's training labels: shuffled within blocks, each member's
+    early-stopping validation patients one block and the remaining training patients another.
+    A shuffle over the whole training set can leave a small validation set with one class, whose
+    AUC is undefined; within blocks every validation set keeps its class counts, while the images
+    still lose their labels. Without validation sets this is one shuffle of the whole set."""
+    block = {}
+    for b, (_, va) in enumerate(members):
+        for p in va or []:
+            block.setdefault(p, b)
+    rng = np.random.default_rng([seed, 7919])
+    out = {}
+    for b in sorted({block.get(p, -1) for p in train}):
+        pids = [p for p in train if block.get(p, -1) == b]
+        out.update(zip(pids, rng.permutation([int(er[p]) for p in pids]).tolist(), strict=True))
+    return out
+
+
 def _members(split: dict, cfg: dict, fold: int) -> tuple[list, list, list]:
     outer = next((f for f in split["folds"] if int(f["fold"]) == fold), None)
     if outer is None:
@@ -158,9 +177,8 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     array = (cfg.get("input") or {}).get("array", "x")
     samples = load_samples(crops, patients, array, channels_for(study, cfg))
     labels = np.array([er[p] for p in patients])
-    train_labels = dict(zip(train, (permuted(np.array([er[p] for p in train]), run_seed)
-                                    if cfg["permute_labels"] else [er[p] for p in train]),
-                            strict=True))
+    train_labels = (permuted_training_labels(train, er, members, run_seed)
+                    if cfg["permute_labels"] else {p: er[p] for p in train})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tab = tabular.build(study, cfg, outcome.set_index("patient"), patients, train,

@@ -189,8 +189,10 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
     if monitor not in MONITORS:
         raise ValueError(f"early_stopping.monitor must be one of {MONITORS}, not {monitor!r}")
     if es and monitor == "val_auc" and val is not None and len(set(np.asarray(val_labels))) < 2:
-        raise ValueError(f"{tag}: early stopping on val_auc needs both classes among the "
-                         "validation patients")
+        from hccer.errors import InputError
+        raise InputError(f"{tag}: early stopping on val_auc needs both classes among the "
+                         "validation patients, and they are all of one class; use more "
+                         "patients, fewer split.inner_folds, or early_stopping.monitor: val_loss")
     start_epoch, best, best_state, bad = 0, (float("inf"),), None, 0
     resume = Path(resume) if resume else None
     if resume is not None and resume.is_file():
