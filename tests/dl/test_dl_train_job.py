@@ -206,6 +206,16 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
         rescore(str(tmp_path / "tabular.pt"), crops, str(tmp_path / "folds.json"),
                 str(tmp_path / "outcome.tsv"), "c_tab", str(tmp_path / "tab.csv"), device="cpu")
     assert "tabular.pt" in str(err.value)
+    # early stopping on the validation AUC with a one-class validation set: a one-line error
+    # naming the job and the folds file, before any training
+    folds = json.loads((tmp_path / "folds.json").read_text())
+    folds["inner_folds"][0]["validation"] = ["p00", "p02", "p04", "p06"]     # all NER
+    (tmp_path / "one_class.json").write_text(json.dumps(folds))
+    study["deep"]["experiments"]["c"]["early_stopping"] = {"patience": 2, "monitor": "val_auc"}
+    with pytest.raises(InputError, match="c fold 0 member 0: .* all of one class") as err:
+        run_job(study, "c", 0, 0, crops, str(tmp_path / "one_class.json"),
+                str(tmp_path / "outcome.tsv"), str(tmp_path / "oc"), str(tmp_path / "oc.csv"))
+    assert "one_class.json" in str(err.value)
 
 
 def test_gradcam_matches_a_hand_computation():

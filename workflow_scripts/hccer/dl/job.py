@@ -200,6 +200,12 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     states, histories = [], []
     probs_by_member, inner_val = [], {}
     for m, (tr, va) in enumerate(members):
+        monitor = (cfg["early_stopping"] or {}).get("monitor", "val_loss")
+        if va and monitor == "val_auc" and len({train_labels[p] for p in va}) < 2:
+            raise InputError(f"{experiment} fold {fold} member {m}: the early-stopping "
+                             f"validation patients ({len(va)}) are all of one class, so their "
+                             "AUC is undefined; use more patients, fewer split.inner_folds, or "
+                             "early_stopping.monitor: val_loss", file=folds_path)
         if m:
             model, _ = build_model(cfg, samples.x.shape[1:], run_seed + m, dim)
         if choice is not None:
