@@ -17,6 +17,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
+include: "rules/study.smk"
 include: "rules/synth.smk"
 include: "rules/ingest.smk"
 include: "rules/preprocess.smk"

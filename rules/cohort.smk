@@ -4,7 +4,7 @@
 rule derive_outcome:
     input:
         SOURCE_READY,
-        study=STUDY_FILE,
+        study=L.study_file("outcome"),
     output:
         table=L.cohort("outcome.tsv"),
         flow=L.cohort("flow.json"),
@@ -23,7 +23,7 @@ rule derive_outcome:
 
 rule split_cohort:
     input:
-        study=STUDY_FILE,
+        study=L.study_file("split"),
         outcome=L.cohort("outcome.tsv"),
         gate=L.qc("registration_gate.tsv"),
     output:
@@ -48,7 +48,7 @@ rule split_cohort:
 
 rule patient_status:
     input:
-        study=STUDY_FILE,
+        study=L.study_file("core"),
         screen=L.cohort("screen.tsv"),
         outcome=L.cohort("outcome.tsv"),
         gate=L.qc("registration_gate.tsv"),

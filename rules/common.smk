@@ -73,9 +73,6 @@ wildcard_constraints:
     reader="r[0-9]+",
 
 
-STUDY_FILE = f"{L.root}/study.yaml"
-
-
 def log_path(rule, *keys):
     return L.log(rule, *keys)
 
@@ -180,4 +177,4 @@ def crop_input_files(wc):
     named.update({f"mask_{k}": v for k, v in files["masks"].items()})
     if STUDY["modality"] == "DWI":  # b-values, read beside the resampled stack
         named["bval"] = L.deriv(wc.pid, phase=REF, desc="resampled", ext="bval")
-    return dict(named, study=STUDY_FILE)
+    return dict(named, study=L.study_file("crop"))

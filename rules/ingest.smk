@@ -5,7 +5,7 @@
 rule triage_patient:
     input:
         SOURCE_READY,
-        study=STUDY_FILE,
+        study=L.study_file("core"),
     output:
         manifest=L.triage("{pid}", "manifest"),
         status=L.triage("{pid}", "status"),

@@ -20,7 +20,7 @@ if STUDY["modality"] == "DWI":
             dwi=L.deriv("{pid}", phase=IVIM_PHASE, desc="native"),
             bval=L.deriv("{pid}", phase=IVIM_PHASE, desc="native", ext="bval"),
             screen=L.cohort("screen.tsv"),
-            study=STUDY_FILE,
+            study=L.study_file("ivim"),
         output:
             adc=IVIM_MAP.replace("{name}", "ADC"),
             d=IVIM_MAP.replace("{name}", "D"),

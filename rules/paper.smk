@@ -116,7 +116,7 @@ if paperrules.ids(PAPER, "tables", "networks"):
     rule tabulate_networks:
         input:
             spec=PAPER_SPEC,
-            study=STUDY_FILE,
+            study=L.study_file("deep"),
             crops=lambda wc: paperrules.crop_files(
                 L, STUDY["crop"]["mode"], gated_pids()[:1], "json"
             ),

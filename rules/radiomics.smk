@@ -91,7 +91,7 @@ if CLIN:
 
     rule fit_clinical_model:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("clinical"),
             outcome=L.cohort("outcome.tsv"),
             folds=L.cohort("folds.json"),
             ivim=[L.cohort("ivim_features.tsv")] if CLIN.get("ivim") else [],
@@ -122,7 +122,7 @@ if CLIN:
 
         rule score_staging:
             input:
-                study=STUDY_FILE,
+                study=L.study_file("clinical"),
                 outcome=L.cohort("outcome.tsv"),
                 folds=L.cohort("folds.json"),
             output:
@@ -148,7 +148,7 @@ if RAD and CLASSICAL:
 
     rule fit_radiomics_model:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("classical"),
             outcome=L.cohort("outcome.tsv"),
             folds=L.cohort("folds.json"),
             features=RAD_TABLE.format(reader="r1"),

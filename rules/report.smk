@@ -55,7 +55,7 @@ if PUBLISHED:
 
     rule compare_published:
         input:
-            study=STUDY_FILE,
+            study=L.study_file(),
             published=PUBLISHED_FILE,
             folds=L.cohort("folds.json"),
             flow=L.cohort("flow.json"),
@@ -90,7 +90,7 @@ rule record_provenance:
     input:
         SOURCE_READY,
         config=RUN_CONFIG_FILE,
-        study=STUDY_FILE,
+        study=L.study_file(),
         published=[PUBLISHED_FILE] if PUBLISHED else [],
         pseudonyms=f"{PRIVATE}/pseudonyms.tsv",
         clinical=CLINICAL,

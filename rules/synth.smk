@@ -27,21 +27,3 @@ if SOURCE == "synthetic":
             "hccer --log {log} synth --preset {params.preset} --n {params.n} --seed {params.seed} "
             "--matrix {params.matrix} --strength {params.strength} --workers {threads} "
             "--out {params.root}"
-
-
-
-rule write_study_preset:
-    output:
-        STUDY_FILE,
-    params:
-        # The merged preset is a param, so editing the preset or study_overrides reruns
-        # exactly the steps that read it; the published numbers are the report's alone
-        # (rules/report.smk) and the paper items the paper rules' (rules/paper.smk), so
-        # editing one never reruns a model.
-        study={k: v for k, v in STUDY.items() if k not in ("published", "reproduce")},
-    log:
-        log_path("write_study_preset"),
-    run:
-        from hccer.config import write_study
-
-        write_study(output[0], dict(params.study), log[0])

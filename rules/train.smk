@@ -40,7 +40,7 @@ rule train_model:
         unpack(
             lambda wc: dlx.extra_inputs(DEEP, wc.experiment, wc.fold, wc.seed, L.root, DEEP_TABULAR)
         ),
-        study=STUDY_FILE,
+        study=L.study_file("deep"),
         folds=L.cohort("folds.json"),
         outcome=L.cohort("outcome.tsv"),
         crops=lambda wc: [L.crop(pid, STUDY["crop"]["mode"], "npz") for pid in gated_pids()],
@@ -123,7 +123,7 @@ if RESCORE_JOBS:
 
     rule crop_patient_second_reader:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("crop"),
             image=L.deriv("{pid}", phase=REF, desc="resampled"),
             mask=L.deriv("{pid}", phase=REF, reader="r2", desc="resampled", suffix="mask"),
         output:

@@ -50,7 +50,7 @@ if STUDY.get("vit"):
             mask=L.deriv("{pid}", phase=IVIM_PHASE, reader="r1", desc="resampled",
                          suffix="mask"),
             box=L.crop("{pid}", "bbox3d", "json"),
-            study=STUDY_FILE,
+            study=L.study_file("vit"),
         output:
             arrays=L.crop("{pid}", "ivimmaps", "npz"),
             meta=L.crop("{pid}", "ivimmaps", "json"),
@@ -73,7 +73,7 @@ if STUDY.get("vit"):
 
     rule train_vit:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("vit"),
             folds=L.cohort("folds.json"),
             crops=VIT_CROPS,
         output:
@@ -138,7 +138,7 @@ if STUDY.get("vit"):
 
     rule fit_vit_models:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("vit"),
             bdl=VIT_ROLE_FEATURES["bdl", False],
             mdl=VIT_ROLE_FEATURES["mdl", False],
             perm_bdl=[VIT_ROLE_FEATURES["bdl", True]] if VIT_PERM else [],
@@ -178,7 +178,7 @@ if STUDY.get("vit"):
 
     rule explain_vit:
         input:
-            study=STUDY_FILE,
+            study=L.study_file("vit"),
             extractor=VIT_EXTRACTOR.replace("{vit}", VIT["extractors"]["bdl"]),
             checkpoints=[os.path.join(j, "checkpoint.pt") for j in VIT_BDL_JOBS],
             crops=lambda wc: [L.crop(pid, "bbox3d", "npz") for pid in gated_pids()],

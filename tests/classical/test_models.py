@@ -130,10 +130,11 @@ def test_cli_ivim_clinical_with_fake_ivim_file(tmp_path):
     (tmp_path / "folds.json").write_text(json.dumps(
         {"method": "holdout_random", "folds": [{"fold": 0, "train": pids[:42],
                                                  "test": pids[42:]}]}))
-    study = {"key": "ivim_vit", "clinical": yaml.safe_load(
-        (__import__("pathlib").Path(__file__).parents[2] / "config" / "studies" /
-         "ivim_vit.yaml").read_text())["clinical"]}
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
+    from hccer.study import write_view
+
+    study = yaml.safe_load((__import__("pathlib").Path(__file__).parents[2] / "config" /
+                            "studies" / "ivim_vit.yaml").read_text())
+    write_view(str(tmp_path / "study.yaml"), study, "clinical", str(tmp_path / "view.log"))
     args = ["classical", "clinical", "--study", str(tmp_path / "study.yaml"), "--outcome",
             str(tmp_path / "outcome.tsv"), "--folds", str(tmp_path / "folds.json"), "--fold",
             "0", "--seed", "5", "--out", str(tmp_path / "part.csv"), "--record",

@@ -57,6 +57,7 @@ def test_cnn3d_paper_size_matches_table_s2():
 def test_model_summary_item_reads_study_and_crop_shape(tmp_path):
     study = {
         "key": "demo",
+        "modality": "CT",
         "phases": ["NC", "ART", "PV"],
         "crop": {"mode": "slices2d"},
         "deep": {

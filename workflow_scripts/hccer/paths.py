@@ -17,6 +17,12 @@ class Layout:
     def root(self) -> str:
         return f"{self.results}/{self.study}"
 
+    def study_file(self, view: str | None = None) -> str:
+        """The merged preset, or one stage's view of it (hccer.study)."""
+        if view is None:
+            return f"{self.root}/study.yaml"
+        return f"{self.root}/study/{view}.yaml"
+
     # ingest
     def triage(self, pid: str, kind: str) -> str:
         ext = {"manifest": "tsv", "status": "json"}[kind]

@@ -42,15 +42,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run_staging)
 
 
-def _load(args):
-    import yaml
-
+def _load(args, view: str):
     from hccer.classical.clinical import outcome_frame
     from hccer.jsonio import read_json
+    from hccer.study import load_view
 
-    with open(args.study, encoding="utf-8") as f:
-        study = yaml.safe_load(f)
-    return study, outcome_frame(args.outcome), read_json(args.folds)
+    return load_view(args.study, view), outcome_frame(args.outcome), read_json(args.folds)
 
 
 def _write(args, ledger, record=None, record_path=None) -> None:
@@ -80,7 +77,7 @@ def run_clinical(args) -> int:
     from hccer.classical.fit import fit_clinical_fold
     from hccer.errors import InputError
 
-    study, outcome, split = _load(args)
+    study, outcome, split = _load(args, "clinical")
     extra = None
     if args.ivim:
         extra = pd.read_csv(args.ivim, sep="\t", dtype={"patient": str}).set_index("patient")
@@ -103,7 +100,7 @@ def run_radiomics(args) -> int:
     from hccer.jsonio import read_json
     from hccer.radiomics.table import read_features
 
-    study, outcome, split = _load(args)
+    study, outcome, split = _load(args, "classical")
     block = dict(_block(study, "classical"))
     features = read_features(args.features)
     icc = None
@@ -123,7 +120,7 @@ def run_radiomics(args) -> int:
 def run_staging(args) -> int:
     from hccer.classical.fit import staging_rows
 
-    study, outcome, split = _load(args)
+    study, outcome, split = _load(args, "clinical")
     block = _block(study, "clinical").get("staging")
     if not block:
         from hccer.errors import ConfigError

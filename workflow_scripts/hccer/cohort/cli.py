@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from hccer.study import load_view
+
 log = logging.getLogger(__name__)
 
 
@@ -59,13 +61,6 @@ def register(sub) -> None:
     p.set_defaults(func=_status)
 
 
-def _load_study(path: str) -> dict:
-    import yaml
-
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
-
-
 def _read_sheet(path: str):
     import pandas as pd
 
@@ -85,7 +80,7 @@ def _outcome(args) -> int:
     from hccer.ids import pseudonymise
     from hccer.jsonio import read_json, write_json, write_text
 
-    study = _load_study(args.study)
+    study = load_view(args.study, "outcome")
     df = _read_sheet(args.clinical)
     sheet_problems = outcome.check_sheet(df, Path(args.clinical).name)
     fatal = [p for p in sheet_problems if p["patient"] is None and "lacks required" in p["reason"]]
@@ -139,7 +134,7 @@ def _split(args) -> int:
     from hccer.ids import pseudonymise
     from hccer.jsonio import write_json, write_text
 
-    study = _load_study(args.study)
+    study = load_view(args.study, "split")
     tab = pd.read_csv(args.outcome, sep="\t")
     tab = tab[tab["included"].astype(bool)]
     if args.include:
@@ -212,7 +207,7 @@ def _status(args) -> int:
     from hccer.cohort.status import combine, summary_markdown
     from hccer.jsonio import write_text
 
-    study = _load_study(args.study)
+    study = load_view(args.study, "core")
     screen = pd.read_csv(args.screen, sep="\t", keep_default_na=False)
     gate = pd.read_csv(args.gate, sep="\t", keep_default_na=False)
     out = pd.read_csv(args.outcome, sep="\t", keep_default_na=False)

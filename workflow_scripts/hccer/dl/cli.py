@@ -7,11 +7,11 @@ import argparse
 
 
 def _train(args: argparse.Namespace) -> int:
-    from hccer.config import load_yaml
     from hccer.dl.job import run_job
     from hccer.dl.tabular import TabularFiles
+    from hccer.study import load_view
 
-    study = load_yaml(args.study)
+    study = load_view(args.study, "deep")
     files = TabularFiles(args.radiomics_features, args.radiomics_record, args.clinical_record)
     s = run_job(study, args.experiment, args.fold, args.seed, args.crops, args.folds,
                 args.outcome, args.out_dir, args.ledger, device=args.device,

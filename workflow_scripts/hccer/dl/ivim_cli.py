@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 
-def _study(path: str) -> dict:
-    from hccer.config import load_yaml
+def _study(path: str):
+    from hccer.study import load_view
 
-    return load_yaml(path)
+    return load_view(path, "vit")
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:

@@ -28,19 +28,6 @@ required phase is missing or a required mask is bad.
 """
 
 
-def _load_study(path: str) -> dict:
-    import yaml
-
-    with open(path, encoding="utf-8") as f:
-        study = yaml.safe_load(f)
-    from hccer.errors import ConfigError
-
-    for key in ("modality", "phases"):
-        if key not in (study or {}):
-            raise ConfigError(f"study preset {path} lacks key {key!r}")
-    return study
-
-
 def run_triage(args: argparse.Namespace) -> int:
     from hccer.ingest.triage import manifest_text, triage_patient
     from hccer.jsonio import write_json, write_text
@@ -49,7 +36,9 @@ def run_triage(args: argparse.Namespace) -> int:
         from hccer.errors import ConfigError
 
         raise ConfigError("--masks needs --source-id (the patient's code in the mask sheet)")
-    study = _load_study(args.study)
+    from hccer.study import load_view
+
+    study = load_view(args.study, "core")
     rows, status = triage_patient(args.patient_dir, args.patient, study, masks=args.masks,
                                   source_id=args.source_id, override=args.override)
     write_text(args.out_manifest, manifest_text(rows))

@@ -53,13 +53,9 @@ def _settings(args) -> dict:
 
     settings: dict = {}
     if args.study:
-        import yaml
+        from hccer.study import load_view
 
-        try:
-            with open(args.study, encoding="utf-8") as fh:
-                study = yaml.safe_load(fh) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read study preset {args.study}: {exc}") from None
+        study = load_view(args.study, "ivim")
         settings.update({k: v for k, v in (study.get("ivim") or {}).items() if k in _FIT_KEYS})
     for key in ("b_threshold", "dstar_bounds", "d_bounds"):
         if getattr(args, key) is not None:

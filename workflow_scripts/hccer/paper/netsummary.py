@@ -133,13 +133,13 @@ def summarise_network(
 def model_summary(item: dict, inp: Inputs) -> Table:
     import torch
 
-    from hccer.config import load_yaml
     from hccer.dl import experiments as dlx
     from hccer.dl import networks
     from hccer.jsonio import read_json
+    from hccer.study import load_view
 
     torch.set_num_threads(1)
-    study = load_yaml(inp.need("study"))
+    study = load_view(inp.need("study"), "deep")
     metas = [p for p in inp.crops if str(p).endswith(".json")]
     if not metas:
         raise ConfigError(

@@ -104,16 +104,11 @@ def _register(args) -> int:
 
 
 def _crop(args) -> int:
-    import yaml
-
     from hccer.errors import ConfigError
     from hccer.preprocess.crop import run_crop
+    from hccer.study import load_view
 
-    try:
-        with open(args.study, encoding="utf-8") as f:
-            study = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read study preset {args.study}: {exc}") from None
+    study = load_view(args.study, "crop")
     try:
         images = _pairs(args.image, "--image")
         masks = _pairs(args.mask, "--mask")

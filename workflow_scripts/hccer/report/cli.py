@@ -77,8 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _study(args) -> dict:
     from hccer.config import load_yaml
+    from hccer.study import load_view
 
-    study = load_yaml(args.study)
+    study = load_view(args.study).to_dict()
     if getattr(args, "published", None):
         study["published"] = load_yaml(args.published)
     return study
