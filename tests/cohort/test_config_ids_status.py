@@ -3,10 +3,11 @@ import copy
 import pandas as pd
 import pytest
 import yaml
-from hccer.cohort.status import combine, screen_records, summary_markdown
+from hccer.cohort.status import combine, summary_markdown
 from hccer.config import check_cross_fields, load_study, validate
 from hccer.errors import ConfigError
 from hccer.ids import check_source_id, pseudonymise
+from hccer.ingest.screen import screen_records
 
 
 @pytest.fixture()

@@ -66,3 +66,21 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
     assert len(t3["values"]) == 18
     assert {v["variable"] for v in t3["values"] if v["multivariable"]} == set(cr)
     assert d["tabular_columns"] == rad + cr and 1 <= len(rad) <= 5 and cr
+
+    # An experiment's learning rate is in the `deep` study view only: the dry run after the
+    # edit retrains networks and nothing that came before them or beside them.
+    import re
+
+    lr = json.loads(json.dumps(TINY))
+    lr["deep"]["experiments"]["resnet18"]["lr"] = 0.05
+    res = run_snakemake(*targets, str(table3), *args[:-1], "study_overrides=" + json.dumps(lr),
+                        "-n", "--quiet", "rules", cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = set(re.findall(r"^(\w+)\s+\d+$", res.stdout + res.stderr, flags=re.M)) - {"total"}
+    assert {"write_study_view", "train_model"} <= jobs, jobs
+    before = set()
+    for smk in ("synth", "ingest", "preprocess", "cohort", "radiomics"):
+        before |= set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):",
+                                 (ROOT / "rules" / f"{smk}.smk").read_text(), flags=re.M))
+    assert {"triage_patient", "crop_patient", "fit_clinical_model"} <= before
+    assert not jobs & before, jobs & before

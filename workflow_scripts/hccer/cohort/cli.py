@@ -1,4 +1,4 @@
-"""CLI: hccer outcome | split | screen | gate | status (cohort-level steps)."""
+"""CLI: hccer outcome | split | ledger | status (cohort-level steps)."""
 
 from __future__ import annotations
 
@@ -32,17 +32,6 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="folds.json")
     p.add_argument("--table", help="fold distribution TSV")
     p.set_defaults(func=_split)
-
-    p = sub.add_parser("screen", help="gather triage statuses into the included-patient list")
-    p.add_argument("--status", nargs="+", required=True, help="triage status JSON files")
-    p.add_argument("--out", required=True, help="screen table TSV (patient, ok, reason)")
-    p.set_defaults(func=_screen)
-
-    p = sub.add_parser("gate", help="gather registration QC into a pass/fail table")
-    p.add_argument("--qc", nargs="*", default=[], help="registration QC JSON files")
-    p.add_argument("--patients", required=True, help="TSV of screened patients (patient, ok)")
-    p.add_argument("--out", required=True)
-    p.set_defaults(func=_gate)
 
     p = sub.add_parser("ledger", help="gather per-model ledger parts into one validated ledger",
                        description="Concatenate prediction-ledger CSVs written by the model "
@@ -162,42 +151,6 @@ def _split(args) -> int:
     if args.table:
         write_text(args.table, fold_table(split).to_csv(sep="\t", index=False))
     print(f"split: {spec['method']}, {len(split['folds'])} outer fold(s), {len(tab)} patients")
-    return 0
-
-
-def _screen(args) -> int:
-    from hccer.cohort.status import screen_records
-    from hccer.jsonio import read_json, write_text
-
-    table = screen_records(read_json(p) for p in args.status).sort_values("patient")
-    write_text(args.out, table.to_csv(sep="\t", index=False))
-    print(f"screen: {int(table['ok'].sum())} of {len(table)} patients passed ingest checks")
-    return 0
-
-
-def _gate(args) -> int:
-    import pandas as pd
-
-    from hccer.jsonio import read_json, write_text
-
-    rows = {}
-    for path in args.qc:
-        q = read_json(path)
-        pid = q["patient"]
-        rec = rows.setdefault(pid, {"patient": pid, "step": "registration", "ok": True,
-                                    "reason": "", "warnings": ""})
-        if not q.get("passed", False):
-            rec["ok"] = False
-            reason = f"phase {q.get('phase')}: {q.get('reason', 'registration QC failed')}"
-            rec["reason"] = " | ".join(x for x in (rec["reason"], reason) if x)
-    screened = pd.read_csv(args.patients, sep="\t")
-    for pid in screened.loc[screened["ok"].astype(bool), "patient"]:
-        rows.setdefault(pid, {"patient": pid, "step": "registration", "ok": True, "reason": "",
-                              "warnings": ""})
-    table = pd.DataFrame(list(rows.values()),
-                         columns=["patient", "step", "ok", "reason", "warnings"])
-    write_text(args.out, table.sort_values("patient").to_csv(sep="\t", index=False))
-    print(f"registration gate: {int(table['ok'].sum())} of {len(table)} patients passed QC")
     return 0
 
 

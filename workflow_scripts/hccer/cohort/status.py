@@ -8,27 +8,10 @@ exclusions by step and reason, so a user sees at once what was lost and where.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 
 import pandas as pd
 
 STEPS = ("ingest", "clinical", "outcome", "registration")
-
-
-def screen_records(statuses: Iterable[dict]) -> pd.DataFrame:
-    """Triage status JSONs -> one row per patient (ok, reason, warnings, phases)."""
-    rows = []
-    for st in statuses:
-        reasons = [_fmt(p) for p in st.get("problems", [])]
-        warnings = [w if isinstance(w, str) else _fmt(w) for w in st.get("warnings", [])]
-        rows.append({"patient": st["patient"], "step": "ingest", "ok": bool(st.get("ok")),
-                     "reason": " | ".join(reasons), "warnings": " | ".join(warnings)})
-    return pd.DataFrame(rows, columns=["patient", "step", "ok", "reason", "warnings"])
-
-
-def _fmt(p: dict) -> str:
-    where = f"[{p['file']}] " if p.get("file") else ""
-    return f"{where}{p.get('reason', '')}".strip()
 
 
 def combine(stages: list[pd.DataFrame], all_patients: list[str]) -> pd.DataFrame:

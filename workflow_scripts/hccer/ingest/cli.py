@@ -1,4 +1,4 @@
-"""`hccer triage` and `hccer convert`: thin command-line layer over the ingest functions."""
+"""`hccer triage`, `hccer screen` and `hccer convert`: thin command-line layer over the ingest functions."""
 
 from __future__ import annotations
 
@@ -46,6 +46,16 @@ def run_triage(args: argparse.Namespace) -> int:
     selected = ", ".join(f"{k}={v}" for k, v in status["phases"].items()) or "none"
     print(f"triage {args.patient}: {len(rows)} series, phases {selected}, "
           f"{len(status['problems'])} problem(s), ok={status['ok']}")
+    return 0
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    from hccer.ingest.screen import screen_records
+    from hccer.jsonio import read_json, write_text
+
+    table = screen_records(read_json(p) for p in args.status).sort_values("patient")
+    write_text(args.out, table.to_csv(sep="\t", index=False))
+    print(f"screen: {int(table['ok'].sum())} of {len(table)} patients passed ingest checks")
     return 0
 
 
@@ -154,3 +164,8 @@ def register(subparsers) -> None:
     c.add_argument("--sidecar", help="write conversion metadata JSON here")
     c.add_argument("--patient", help="pseudonym for messages and the sidecar")
     c.set_defaults(func=run_convert)
+
+    s = subparsers.add_parser("screen", help="gather triage statuses into the included-patient list")
+    s.add_argument("--status", nargs="+", required=True, help="triage status JSON files")
+    s.add_argument("--out", required=True, help="screen table TSV (patient, ok, reason)")
+    s.set_defaults(func=run_screen)

@@ -1,4 +1,4 @@
-"""`hccer resample`, `hccer register`, `hccer crop`: thin wrappers over the preprocess modules."""
+"""`hccer resample`, `register`, `gate`, `crop`: thin wrappers over the preprocess modules."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ def register(subparsers) -> None:
     c.add_argument("--qc-png", help="montage of the crops")
     c.set_defaults(func=_crop)
 
+    g = subparsers.add_parser("gate", help="gather registration QC into a pass/fail table")
+    g.add_argument("--qc", nargs="*", default=[], help="registration QC JSON files")
+    g.add_argument("--patients", required=True, help="TSV of screened patients (patient, ok)")
+    g.add_argument("--out", required=True)
+    g.set_defaults(func=_gate)
+
 
 def _resample(args) -> int:
     from hccer.preprocess.imageio import read_image, write_image
@@ -100,6 +106,18 @@ def _register(args) -> int:
     m = rec["metrics"]
     print(f"passed={rec['passed']} ncc {m['ncc_before']:.3f} -> {m['ncc_after']:.3f} "
           f"({rec['seconds']:.1f} s){' ' + '; '.join(rec['reasons']) if rec['reasons'] else ''}")
+    return 0
+
+
+def _gate(args) -> int:
+    import pandas as pd
+
+    from hccer.jsonio import read_json, write_text
+    from hccer.preprocess.gate import gate_table
+
+    table = gate_table((read_json(p) for p in args.qc), pd.read_csv(args.patients, sep="\t"))
+    write_text(args.out, table.to_csv(sep="\t", index=False))
+    print(f"registration gate: {int(table['ok'].sum())} of {len(table)} patients passed QC")
     return 0
 
 
