@@ -1,6 +1,6 @@
 """Tiny real runs through Snakemake: the 2D CT presets' networks train 1 epoch on a small
 synthetic twin, write ledger parts, and the gathered ledger holds their rows. The 3D CNN of
-ct_3dcnn trains inside the full-workflow run of tests/workflow/test_e2e.py."""
+ct_3dcnn trains inside the full-workflow run of tests/workflow/test_run_ct_3dcnn.py."""
 
 import json
 from pathlib import Path
