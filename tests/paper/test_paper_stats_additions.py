@@ -55,7 +55,7 @@ def test_latex_escapes_paper_symbols():
 
 
 def test_axes_level_roc_draws_the_figure_level_curves(tmp_path):
-    from hccer.stats.figures import _plt, draw_roc, roc_figure
+    from hccer.stats.figures import draw_roc, pyplot_styled, roc_figure
 
     curve = {
         "name": "m",
@@ -67,7 +67,7 @@ def test_axes_level_roc_draws_the_figure_level_curves(tmp_path):
     }
     paths = roc_figure([curve], tmp_path / "roc")
     assert all(p.stat().st_size > 1000 for p in paths)
-    fig, ax = _plt().subplots()
+    fig, ax = pyplot_styled().subplots()
     draw_roc(ax, [curve])
     assert ax.get_legend().get_texts()[0].get_text() == "m: 0.750 (0.500–1.000)"
     assert list(ax.get_lines()[1].get_xdata()) == [0, 0.5, 1]

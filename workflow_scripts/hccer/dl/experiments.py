@@ -64,10 +64,6 @@ def run_list(deep: dict) -> list[str]:
     return out
 
 
-def n_outer_folds(folds: dict) -> int:
-    return len(folds["folds"])
-
-
 def jobs(study: dict) -> list[tuple[str, int, int]]:
     """(experiment, outer fold, seed) of every training job the preset's `deep` block asks
     for; the number of outer folds follows from the split (k-fold: n_folds, hold-out: 1)."""

@@ -18,10 +18,6 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 
-def job_dir(study_root: str, experiment: str, inner, seed) -> str:
-    return f"{study_root}/models/{experiment}/inner-{inner}_seed-{seed}"
-
-
 def load_model(checkpoint: str | Path, device=None):
     """(model in eval mode, checkpoint dict) from a job's checkpoint.pt."""
     import torch

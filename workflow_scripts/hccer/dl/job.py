@@ -111,7 +111,9 @@ def permuted_training_labels(train: list[str], er: dict[str, int], members: list
     return out
 
 
-def _members(split: dict, cfg: dict, fold: int) -> tuple[list, list, list]:
+def _members(split: dict, cfg: dict, fold: int, folds_path: str) -> tuple[list, list, list]:
+    """(training patients, test patients, members) of an outer fold; a member is the
+    (training, early-stopping validation or None) patients of one network."""
     outer = next((f for f in split["folds"] if int(f["fold"]) == fold), None)
     if outer is None:
         raise ConfigError(f"fold {fold} is not in folds.json (folds "
@@ -134,6 +136,9 @@ def _members(split: dict, cfg: dict, fold: int) -> tuple[list, list, list]:
         members = [(train, None)]
     else:
         raise ConfigError("deep: ensemble must be none, inner_folds or inner_holdout")
+    if not test or not train:
+        raise InputError(f"fold {fold} has {len(train)} training and {len(test)} test "
+                         "patients; both sides are needed", file=folds_path)
     return train, test, members
 
 
@@ -142,24 +147,15 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
             device: str | None = None, threads: int | None = None,
             base_seed: int = 0, tabular_files=None,
             init_dirs: list[str] | None = None) -> dict:
-    import torch
-
-    from hccer.dl import experiments, tabular, warmstart
+    """Train and score one (experiment, outer fold, seed) job; returns its summary."""
+    from hccer.dl import tabular
     from hccer.dl.data import load_samples
-    from hccer.dl.figures import curves
-    from hccer.dl.networks import uses_clinical
-    from hccer.dl.train import fit, job_device, patient_scores, predict
-    from hccer.jsonio import provenance, read_json, write_json, write_text
-    from hccer.stats.ledger import validate_ledger
-    from hccer.stats.roc import auc
+    from hccer.dl.train import job_device
+    from hccer.jsonio import provenance, read_json, write_json
 
     t_start = time.perf_counter()
     deep = study.get("deep") or {}
-    cfg = experiments.resolve(deep, experiment)
-    choice = None
-    if cfg.get("init_from"):
-        choice = warmstart.choose(cfg, init_dirs or [], fold, seed)
-        cfg = warmstart.adopt(cfg, choice)
+    cfg, choice = _experiment_config(deep, experiment, init_dirs, fold, seed)
     tcfg = train_config(cfg)
     dev = job_device(device or deep.get("device", "auto"), threads)
     split = read_json(folds_path)
@@ -168,10 +164,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
                           "same patient; use it with hold-out splits only")
     outcome = pd.read_csv(outcome_path, sep="\t", dtype={"patient": str}, keep_default_na=False)
     er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
-    train, test, members = _members(split, cfg, fold)
-    if not test or not train:
-        raise InputError(f"fold {fold} has {len(train)} training and {len(test)} test "
-                         "patients; both sides are needed", file=folds_path)
+    train, test, members = _members(split, cfg, fold, folds_path)
     patients = sorted(set(train) | set(test))
     run_seed = int(base_seed) + 1009 * int(fold) + int(seed)
     array = (cfg.get("input") or {}).get("array", "x")
@@ -185,14 +178,89 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
                         tabular_files or tabular.TabularFiles(), outcome_path)
     dim = None if tab is None else tab.values.shape[1]
     model, digest = build_model(cfg, samples.x.shape[1:], run_seed, dim)
+    clin_all = _fusion_inputs(study, experiment, model, tab, outcome, patients, outcome_path)
+    states, histories, score, inner_val = _train_members(
+        model, cfg, tcfg, members, samples, patients, train_labels, clin_all, dim, run_seed,
+        choice, dev, out, experiment, fold, seed, folds_path)
+    inner_val_auc = _auc_or_none(list(inner_val.values()), [train_labels[p] for p in inner_val])
+
+    cohorts = [("test", test)] + ([("train", train)] if cfg["score_train"] else [])
+    rows = _ledger_rows(outcome, cohorts, patients, score, labels, experiment, fold, seed)
+    checkpoint = {"experiment": experiment, "config": cfg, "fold": fold, "seed": seed,
+                  "run_seed": run_seed, "input_shape": list(samples.x.shape[1:]),
+                  "tabular": None if tab is None else tab.record(), "members": states}
+    hist = _write_outputs(rows, histories, out, ledger_path,
+                          f"{experiment} fold {fold} seed {seed}", checkpoint, len(members))
+
+    def cohort_auc(pids):
+        return _auc_or_none([score[patients.index(p)] for p in pids], [er[p] for p in pids])
+
+    summary = {"experiment": experiment, "fold": fold, "seed": seed, "device": str(dev),
+               "n_train_patients": len(train), "n_test_patients": len(test),
+               "n_train_samples": int(np.isin(samples.patient_index,
+                                              [patients.index(p) for p in train]).sum()),
+               "aggregation": "patient score = mean of its samples' probabilities"
+                              + (" averaged over inner-fold members" if len(members) > 1
+                                 else ""),
+               "test_auc": cohort_auc(test), "train_auc_apparent": cohort_auc(train),
+               "inner_val_auc": inner_val_auc, "n_inner_val_patients": len(inner_val),
+               "backbone_from": None if choice is None else choice.record(),
+               "tabular_columns": None if tab is None else tab.columns,
+               "epochs_run": [int(hist[hist.member == m].epoch.max()) for m in
+                              range(len(members))],
+               "seconds": time.perf_counter() - t_start, "pretrained_sha256": digest,
+               "config": cfg, "provenance": provenance(run_seed, threads=threads)}
+    write_json(out / "summary.json", summary)
+    log.info("%s fold %d seed %d done: test AUC %s (%d test patients) in %.0f s", experiment,
+             fold, seed, summary["test_auc"], len(test), summary["seconds"])
+    return summary
+
+
+def _experiment_config(deep: dict, experiment: str, init_dirs: list[str] | None, fold: int,
+                       seed: int):
+    """The resolved experiment settings and, with `init_from`, the chosen warm start."""
+    from hccer.dl import experiments, warmstart
+
+    cfg = experiments.resolve(deep, experiment)
+    choice = None
+    if cfg.get("init_from"):
+        choice = warmstart.choose(cfg, init_dirs or [], fold, seed)
+        cfg = warmstart.adopt(cfg, choice)
+    return cfg, choice
+
+
+def _fusion_inputs(study: dict, experiment: str, model, tab, outcome: pd.DataFrame,
+                   patients: list[str], outcome_path: str) -> np.ndarray | None:
+    """Per-patient inputs of the fusion head (tabular inputs, else the study's clinical
+    vector), or None for an image-only network."""
+    from hccer.dl.networks import uses_clinical
+
     if tab is not None and not uses_clinical(model):
         raise ConfigError(f"deep: {experiment} reads tabular inputs but its network has no "
                           "fusion head for them (set net.fusion)")
     if tab is not None:
-        clin_all = tab.values
-    else:
-        clin_all = (clinical_inputs(study, outcome, patients, outcome_path)
-                    if uses_clinical(model) else None)
+        return tab.values
+    return (clinical_inputs(study, outcome, patients, outcome_path)
+            if uses_clinical(model) else None)
+
+
+def _auc_or_none(scores: list, labels: list) -> float | None:
+    """AUC, or None where the labels hold one class only."""
+    from hccer.stats.roc import auc
+
+    if not 0 < sum(labels) < len(labels):
+        return None
+    return float(auc(np.array(scores), np.array(labels)))
+
+
+def _train_members(model, cfg: dict, tcfg, members: list, samples, patients: list[str],
+                   train_labels: dict[str, int], clin_all, dim, run_seed: int, choice, dev,
+                   out: Path, experiment: str, fold: int, seed: int, folds_path: str):
+    """Train one network per member (the first is `model`, later ones are built afresh) and
+    score every patient. Returns (member states, history rows, mean patient score over members,
+    {inner validation patient: its member's score})."""
+    from hccer.dl import warmstart
+    from hccer.dl.train import fit, patient_scores, predict
 
     def clin(pids):
         return None if clin_all is None else clin_all[[patients.index(p) for p in pids]]
@@ -224,14 +292,14 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
         probs_by_member.append(patient_scores(p, samples.patient_index, len(patients)))
         for pid in va or []:
             inner_val[pid] = probs_by_member[-1][patients.index(pid)]
-    score = np.mean(probs_by_member, axis=0)
-    val_y = [train_labels[p] for p in inner_val]
-    inner_val_auc = (float(auc(np.array(list(inner_val.values())), np.array(val_y)))
-                     if 0 < sum(val_y) < len(val_y) else None)
+    return states, histories, np.mean(probs_by_member, axis=0), inner_val
 
+
+def _ledger_rows(outcome: pd.DataFrame, cohorts: list, patients: list[str], score, labels,
+                 experiment: str, fold: int, seed: int) -> list[dict]:
+    """One ledger row per scored patient of each (cohort, patients) pair."""
     rows = []
     times = outcome.set_index("patient")
-    cohorts = [("test", test)] + ([("train", train)] if cfg["score_train"] else [])
     for cohort, pids in cohorts:
         for pid in pids:
             i = patients.index(pid)
@@ -240,42 +308,29 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
                          "label": int(labels[i]), "cohort": cohort, "fold": int(fold),
                          "seed": int(seed), "time": float(t) if str(t) != "" else np.nan,
                          "event": int(float(e)) if str(e) != "" else np.nan})
+    return rows
+
+
+def _write_outputs(rows: list[dict], histories: list[dict], out: Path, ledger_path: str,
+                   title: str, checkpoint: dict, n_members: int) -> pd.DataFrame:
+    """Ledger part, history, curves and checkpoint; the resume files go once the checkpoint
+    holds every member. Returns the history table."""
+    import torch
+
+    from hccer.dl.figures import curves
+    from hccer.jsonio import write_text
+    from hccer.stats.ledger import validate_ledger
+
     ledger = validate_ledger(pd.DataFrame(rows), file=ledger_path)
     Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
     write_text(ledger_path, ledger.to_csv(index=False))
     hist = pd.DataFrame(histories)
     write_text(out / "history.tsv", hist.to_csv(sep="\t", index=False, float_format="%.6g"))
-    curves(hist, out / "curves.png", f"{experiment} fold {fold} seed {seed}")
-    torch.save({"experiment": experiment, "config": cfg, "fold": fold, "seed": seed,
-                "run_seed": run_seed, "input_shape": list(samples.x.shape[1:]),
-                "tabular": None if tab is None else tab.record(),
-                "members": states}, out / "checkpoint.pt")
-    for m in range(len(members)):
+    curves(hist, out / "curves.png", title)
+    torch.save(checkpoint, out / "checkpoint.pt")
+    for m in range(n_members):
         (out / f"resume-{m}.pt").unlink(missing_ok=True)
-    def _auc(pids):
-        y = [er[p] for p in pids]
-        s = [score[patients.index(p)] for p in pids]
-        return float(auc(np.array(s), np.array(y))) if 0 < sum(y) < len(y) else None
-
-    summary = {"experiment": experiment, "fold": fold, "seed": seed, "device": str(dev),
-               "n_train_patients": len(train), "n_test_patients": len(test),
-               "n_train_samples": int(np.isin(samples.patient_index,
-                                              [patients.index(p) for p in train]).sum()),
-               "aggregation": "patient score = mean of its samples' probabilities"
-                              + (" averaged over inner-fold members" if len(members) > 1
-                                 else ""),
-               "test_auc": _auc(test), "train_auc_apparent": _auc(train),
-               "inner_val_auc": inner_val_auc, "n_inner_val_patients": len(inner_val),
-               "backbone_from": None if choice is None else choice.record(),
-               "tabular_columns": None if tab is None else tab.columns,
-               "epochs_run": [int(hist[hist.member == m].epoch.max()) for m in
-                              range(len(members))],
-               "seconds": time.perf_counter() - t_start, "pretrained_sha256": digest,
-               "config": cfg, "provenance": provenance(run_seed, threads=threads)}
-    write_json(out / "summary.json", summary)
-    log.info("%s fold %d seed %d done: test AUC %s (%d test patients) in %.0f s", experiment,
-             fold, seed, summary["test_auc"], len(test), summary["seconds"])
-    return summary
+    return hist
 
 
 def clinical_inputs(study: dict, outcome: pd.DataFrame, patients: list[str], file) -> np.ndarray:

@@ -69,12 +69,6 @@ def job_device(kind: str = "auto", threads: int | None = None) -> torch.device:
     return dev
 
 
-def seed_everything(seed: int) -> None:
-    # numpy randomness comes only from generators seeded by (seed, epoch), never the global one
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-
 OPTIMIZERS = ("adam", "adamw", "sgd")
 MONITORS = ("val_loss", "val_auc")
 
@@ -173,8 +167,8 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
     """Train `model` in place; returns the per-epoch history.
 
     `labels`/`clinical` and `val_labels`/`val_clinical` are per patient (indexed like
-    `train.patients` / `val.patients`); each sample takes its patient's label. `resume`, when given, is read if present and rewritten after
-    every epoch.
+    `train.patients` / `val.patients`); each sample takes its patient's label. `resume`, when
+    given, is read if present and rewritten after every epoch.
     """
     model.to(device)
     opt = make_optimizer(model, cfg)
@@ -185,63 +179,24 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and not torch.cuda.is_bf16_supported())
     history: list[dict] = []
     es = cfg.early_stopping
-    monitor = (es or {}).get("monitor", "val_loss")
-    if monitor not in MONITORS:
-        raise ValueError(f"early_stopping.monitor must be one of {MONITORS}, not {monitor!r}")
-    if es and monitor == "val_auc" and val is not None and len(set(np.asarray(val_labels))) < 2:
-        from hccer.errors import InputError
-        raise InputError(f"{tag}: early stopping on val_auc needs both classes among the "
-                         "validation patients, and they are all of one class; use more "
-                         "patients, fewer split.inner_folds, or early_stopping.monitor: val_loss")
+    monitor = _monitor(es, val, val_labels, tag)
     start_epoch, best, best_state, bad = 0, (float("inf"),), None, 0
     resume = Path(resume) if resume else None
     if resume is not None and resume.is_file():
-        ck = torch.load(resume, map_location=device, weights_only=False)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        random.setstate(ck["rng"]["python"])
-        if device.type == "cuda" and ck["rng"].get("cuda") is not None:
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        start_epoch, history = ck["epoch"], ck["history"]
-        best, best_state, bad = ck["best"], ck["best_state"], ck["bad"]
+        start_epoch, history, best, best_state, bad = _load_resume(resume, model, opt, device)
         log.info("%s resumed from %s after epoch %d", tag, resume, start_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         if es and bad >= int(es.get("patience", 20)):
             break
         t0 = time.perf_counter()
         rng = np.random.default_rng([seed, epoch])
-        plan = epoch_plan(len(train.x), cfg.augment, rng)
-        model.train()
-        total, n_seen, scores, ys = 0.0, 0, [], []
-        for chunk in _chunks(plan, cfg.batch_size):
-            idx = np.array([i for i, _ in chunk])
-            x = torch.from_numpy(make_batch(train, chunk, cfg.augment, rng)).to(device)
-            y = torch.from_numpy(y_all[idx]).to(device)
-            c = (torch.from_numpy(clinical[train.patient_index[idx]]).to(device)
-                 if clinical is not None else None)
-            opt.zero_grad(set_to_none=True)
-            with _autocast(device, use_amp):
-                out = model(x, c)
-            loss = compute_loss(out, y, weight, cfg.joint_weights)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            total += float(loss.detach()) * len(idx)
-            n_seen += len(idx)
-            scores.append(torch.softmax(out["logits"].detach().float(), 1)[:, 1].cpu().numpy())
-            ys.append(y_all[idx])
-        rec = {"epoch": epoch + 1, "train_loss": total / max(n_seen, 1),
-               "train_auc": auc(np.concatenate(scores), np.concatenate(ys)),
+        train_loss, train_auc, n_seen = _train_epoch(model, opt, scaler, train, y_all, clinical,
+                                                     weight, cfg, device, use_amp, rng)
+        rec = {"epoch": epoch + 1, "train_loss": train_loss, "train_auc": train_auc,
                "val_loss": float("nan"), "val_auc": float("nan")}
         if val is not None:
-            p = predict(model, val, val_clinical, device, cfg.batch_size, use_amp)
-            vy = np.asarray(val_labels)[val.patient_index]
-            eps = 1e-7
-            rec["val_loss"] = float(-np.mean(vy * np.log(p + eps)
-                                             + (1 - vy) * np.log(1 - p + eps)))
-            rec["val_auc"] = auc(patient_scores(p, val.patient_index, len(val.patients)),
-                                 val_labels)
+            rec["val_loss"], rec["val_auc"] = _validate(model, val, val_labels, val_clinical,
+                                                        device, cfg.batch_size, use_amp)
             if es:
                 key = stop_key(rec, monitor)
                 if key < best:
@@ -257,16 +212,85 @@ def fit(model: nn.Module, train: Samples, labels: np.ndarray, cfg: TrainConfig, 
                  rec["train_auc"], rec["val_loss"], rec["val_auc"], rec["seconds"],
                  rec["samples_per_s"])
         if resume is not None:
-            _save(resume, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                           "epoch": epoch + 1, "history": history, "best": best,
-                           "best_state": best_state, "bad": bad,
-                           "rng": {"torch": torch.get_rng_state(),
-                                   "python": random.getstate(),
-                                   "cuda": (torch.cuda.get_rng_state_all()
-                                            if device.type == "cuda" else None)}})
+            _save(resume, _resume_state(model, opt, epoch + 1, history, best, best_state, bad,
+                                        device))
     if es and es.get("restore_best", True) and best_state is not None:
         model.load_state_dict(best_state)
         log.info("%s restored the weights of the best validation %s (%s)", tag, monitor,
                  ", ".join(f"{v:.4f}" for v in best))
     return history
 
+
+def _monitor(es: dict | None, val: Samples | None, val_labels, tag: str) -> str:
+    """The early-stopping criterion, checked before any training."""
+    monitor = (es or {}).get("monitor", "val_loss")
+    if monitor not in MONITORS:
+        raise ValueError(f"early_stopping.monitor must be one of {MONITORS}, not {monitor!r}")
+    if es and monitor == "val_auc" and val is not None and len(set(np.asarray(val_labels))) < 2:
+        from hccer.errors import InputError
+        raise InputError(f"{tag}: early stopping on val_auc needs both classes among the "
+                         "validation patients, and they are all of one class; use more "
+                         "patients, fewer split.inner_folds, or early_stopping.monitor: val_loss")
+    return monitor
+
+
+def _train_epoch(model, opt, scaler, train: Samples, y_all: np.ndarray, clinical, weight,
+                 cfg: TrainConfig, device: torch.device, use_amp: bool,
+                 rng: np.random.Generator) -> tuple[float, float, int]:
+    """One pass over the epoch's plan; returns (mean loss, AUC over samples, samples seen)."""
+    plan = epoch_plan(len(train.x), cfg.augment, rng)
+    model.train()
+    total, n_seen, scores, ys = 0.0, 0, [], []
+    for chunk in _chunks(plan, cfg.batch_size):
+        idx = np.array([i for i, _ in chunk])
+        x = torch.from_numpy(make_batch(train, chunk, cfg.augment, rng)).to(device)
+        y = torch.from_numpy(y_all[idx]).to(device)
+        c = (torch.from_numpy(clinical[train.patient_index[idx]]).to(device)
+             if clinical is not None else None)
+        opt.zero_grad(set_to_none=True)
+        with _autocast(device, use_amp):
+            out = model(x, c)
+        loss = compute_loss(out, y, weight, cfg.joint_weights)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        total += float(loss.detach()) * len(idx)
+        n_seen += len(idx)
+        scores.append(torch.softmax(out["logits"].detach().float(), 1)[:, 1].cpu().numpy())
+        ys.append(y_all[idx])
+    return (total / max(n_seen, 1), auc(np.concatenate(scores), np.concatenate(ys)), n_seen)
+
+
+def _validate(model, val: Samples, val_labels, val_clinical, device: torch.device,
+              batch_size: int, use_amp: bool) -> tuple[float, float]:
+    """(per-sample log loss, patient-level AUC) on the validation set."""
+    p = predict(model, val, val_clinical, device, batch_size, use_amp)
+    vy = np.asarray(val_labels)[val.patient_index]
+    eps = 1e-7
+    loss = float(-np.mean(vy * np.log(p + eps) + (1 - vy) * np.log(1 - p + eps)))
+    return loss, auc(patient_scores(p, val.patient_index, len(val.patients)), val_labels)
+
+
+def _load_resume(path: Path, model, opt, device: torch.device) -> tuple:
+    """Restore model, optimizer and RNG states from a resume checkpoint; returns
+    (epochs done, history, best key, best state, bad epochs)."""
+    ck = torch.load(path, map_location=device, weights_only=False)
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    random.setstate(ck["rng"]["python"])
+    if device.type == "cuda" and ck["rng"].get("cuda") is not None:
+        torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    return ck["epoch"], ck["history"], ck["best"], ck["best_state"], ck["bad"]
+
+
+def _resume_state(model, opt, epoch: int, history: list[dict], best: tuple, best_state, bad: int,
+                  device: torch.device) -> dict:
+    """Everything a resumed run needs to replay the remaining epochs exactly."""
+    return {"model": model.state_dict(), "optimizer": opt.state_dict(),
+            "epoch": epoch, "history": history, "best": best,
+            "best_state": best_state, "bad": bad,
+            "rng": {"torch": torch.get_rng_state(),
+                    "python": random.getstate(),
+                    "cuda": (torch.cuda.get_rng_state_all()
+                             if device.type == "cuda" else None)}}

@@ -189,19 +189,7 @@ def classify_series(records: list[dict], study_modality: str, *,
     if study_modality.upper() == "DWI":
         want = {round(float(b), 3) for b in (b_values or [])}
         for i in cand:
-            r, o = records[i], out[i]
-            have = {round(b, 3) for b in r["b_values"]}
-            conf = 0.5
-            o["evidence"].append(f"{len(have)} b-values")
-            if DWI_RE.search(r["description"]):
-                conf += 0.25
-                o["evidence"].append("description names diffusion")
-            if want and want <= have:
-                conf += 0.25
-                o["evidence"].append("all study b-values present")
-            elif want:
-                o["evidence"].append(f"missing study b-values {sorted(want - have)}")
-            o["phase"], o["confidence"] = "DWI", conf
+            _classify_diffusion(records[i], out[i], want)
         return out
     names = PHASE_NAMES[modality_of_study(study_modality)]
     desc_roles = {i: description_role(records[i]["description"]) for i in cand}
@@ -210,76 +198,114 @@ def classify_series(records: list[dict], study_modality: str, *,
     # pre-contrast T1 often is a T2 distractor or absent), all are taken as enhanced unless
     # their description says pre-contrast.
     informative = any(contrast.values())
+    timed = [i for i in cand if records[i]["acq_time_s"] is not None]
+    time_role, time_note = _time_roles(records, timed, desc_roles, contrast, informative)
+    first_post = min((records[i]["acq_time_s"] for i in timed if contrast[i]), default=None)
+    for i in cand:
+        _classify_dynamic(records[i], out[i], names, desc_roles[i], time_role.get(i),
+                          time_note.get(i), contrast[i], informative, first_post)
+    return out
+
+
+def _classify_diffusion(r: dict, o: dict, want: set[float]) -> None:
+    """Phase DWI, with confidence from the description and the study's b-values `want`."""
+    have = {round(b, 3) for b in r["b_values"]}
+    conf = 0.5
+    o["evidence"].append(f"{len(have)} b-values")
+    if DWI_RE.search(r["description"]):
+        conf += 0.25
+        o["evidence"].append("description names diffusion")
+    if want and want <= have:
+        conf += 0.25
+        o["evidence"].append("all study b-values present")
+    elif want:
+        o["evidence"].append(f"missing study b-values {sorted(want - have)}")
+    o["phase"], o["confidence"] = "DWI", conf
+
+
+def _time_roles(records: list[dict], timed: list[int], desc_roles: dict, contrast: dict,
+                informative: bool) -> tuple[dict[int, str], dict[int, str]]:
+    """Role each timed series takes from the delay after bolus start or from the time order of
+    acquisitions, and the evidence note saying so."""
     time_role: dict[int, str] = {}
     time_note: dict[int, str] = {}
-    timed = [i for i in cand if records[i]["acq_time_s"] is not None]
     pool = ([i for i in timed if contrast[i] and desc_roles[i] != "pre"] if informative
             else timed)
     seq = ROLES[1:] if informative else ROLES
-    if pool:
-        pool.sort(key=lambda i: records[i]["acq_time_s"])
-        labels = _cluster([records[i]["acq_time_s"] for i in pool],
-                          lambda a, b: abs(a - b) <= SAME_ACQ_S)
-        n_clusters = max(labels) + 1
-        for i, lab in zip(pool, labels, strict=True):
-            r = records[i]
-            if informative and r.get("bolus_start_s") is not None:
-                delay = r["acq_time_s"] - r["bolus_start_s"]
-                role = ("arterial" if delay < DELAY_LIMITS_S[0] else
-                        "portal" if delay < DELAY_LIMITS_S[1] else "delayed")
-                time_role[i], time_note[i] = role, f"{delay:.0f} s after bolus start"
-            elif informative or n_clusters == len(ROLES):
-                role = seq[min(lab, len(seq) - 1)]
-                time_role[i] = role
-                what = "enhanced series" if informative else "series"
-                time_note[i] = f"acquisition {lab + 1} of {n_clusters} {what} by time"
-    first_post = min((records[i]["acq_time_s"] for i in timed if contrast[i]), default=None)
-    for i in cand:
-        r, o = records[i], out[i]
-        ev = o["evidence"]
-        d_role, t_role = desc_roles[i], time_role.get(i)
-        # Each independent piece of evidence adds to (or, when it conflicts, subtracts from)
-        # the confidence: description 0.5; a role derived from the headers alone starts at 0.25.
-        if d_role:
-            role, conf = d_role, 0.5
-            ev.append(f"description names {d_role}")
-        elif informative and not contrast[i]:
-            role, conf = "pre", 0.25
-        elif t_role:
-            role, conf = t_role, 0.25
+    if not pool:
+        return time_role, time_note
+    pool.sort(key=lambda i: records[i]["acq_time_s"])
+    labels = _cluster([records[i]["acq_time_s"] for i in pool],
+                      lambda a, b: abs(a - b) <= SAME_ACQ_S)
+    n_clusters = max(labels) + 1
+    for i, lab in zip(pool, labels, strict=True):
+        r = records[i]
+        if informative and r.get("bolus_start_s") is not None:
+            delay = r["acq_time_s"] - r["bolus_start_s"]
+            role = ("arterial" if delay < DELAY_LIMITS_S[0] else
+                    "portal" if delay < DELAY_LIMITS_S[1] else "delayed")
+            time_role[i], time_note[i] = role, f"{delay:.0f} s after bolus start"
+        elif informative or n_clusters == len(ROLES):
+            role = seq[min(lab, len(seq) - 1)]
+            time_role[i] = role
+            what = "enhanced series" if informative else "series"
+            time_note[i] = f"acquisition {lab + 1} of {n_clusters} {what} by time"
+    return time_role, time_note
+
+
+def _classify_dynamic(r: dict, o: dict, names: dict, d_role: str | None, t_role: str | None,
+                      t_note: str | None, has_contrast: bool, informative: bool,
+                      first_post: float | None) -> None:
+    """Phase and confidence of one series of a dynamic contrast study."""
+    ev = o["evidence"]
+    # Each independent piece of evidence adds to (or, when it conflicts, subtracts from)
+    # the confidence: description 0.5; a role derived from the headers alone starts at 0.25.
+    if d_role:
+        role, conf = d_role, 0.5
+        ev.append(f"description names {d_role}")
+    elif informative and not has_contrast:
+        role, conf = "pre", 0.25
+    elif t_role:
+        role, conf = t_role, 0.25
+    else:
+        ev.append("no phase evidence")
+        return
+    if informative:
+        consistent = has_contrast == (role != "pre")
+        ev.append(f"contrast agent {'present' if has_contrast else 'absent'}"
+                  + ("" if consistent else " (conflicts)"))
+        conf += 0.25 if consistent else -0.25
+    conf = _timing_evidence(r, ev, conf, role, t_role, t_note, informative, first_post)
+    if any(t in r["image_type"] for t in ("DERIVED", "SECONDARY")):
+        conf -= 0.2
+        ev.append("derived image")
+    o["phase"] = names.get(role)
+    o["confidence"] = float(min(1.0, max(0.0, conf)))
+    if o["phase"] is None:
+        ev.append(f"{role} series is not a phase of an MR dynamic study")
+
+
+def _timing_evidence(r: dict, ev: list[str], conf: float, role: str, t_role: str | None,
+                     t_note: str | None, informative: bool, first_post: float | None) -> float:
+    """The confidence after weighing acquisition time against `role`."""
+    if role == "pre":
+        if informative and first_post is not None and r["acq_time_s"] is not None:
+            before = r["acq_time_s"] < first_post
+            ev.append("acquired before enhanced series" if before
+                      else "acquired after enhanced series (conflicts)")
+            conf += 0.25 if before else -0.25
+        elif t_role == "pre":
+            conf += 0.25
+            ev.append(t_note)
+    elif t_role:
+        if t_role == role:
+            bolus = informative and r.get("bolus_start_s") is not None
+            conf += 0.35 if bolus else 0.25
+            ev.append(t_note)
         else:
-            ev.append("no phase evidence")
-            continue
-        if informative:
-            consistent = contrast[i] == (role != "pre")
-            ev.append(f"contrast agent {'present' if contrast[i] else 'absent'}"
-                      + ("" if consistent else " (conflicts)"))
-            conf += 0.25 if consistent else -0.25
-        if role == "pre":
-            if informative and first_post is not None and r["acq_time_s"] is not None:
-                before = r["acq_time_s"] < first_post
-                ev.append("acquired before enhanced series" if before
-                          else "acquired after enhanced series (conflicts)")
-                conf += 0.25 if before else -0.25
-            elif t_role == "pre":
-                conf += 0.25
-                ev.append(time_note[i])
-        elif t_role:
-            if t_role == role:
-                bolus = informative and r.get("bolus_start_s") is not None
-                conf += 0.35 if bolus else 0.25
-                ev.append(time_note[i])
-            else:
-                conf -= 0.15
-                ev.append(f"{time_note[i]} suggests {t_role} (conflicts)")
-        if any(t in r["image_type"] for t in ("DERIVED", "SECONDARY")):
-            conf -= 0.2
-            ev.append("derived image")
-        o["phase"] = names.get(role)
-        o["confidence"] = float(min(1.0, max(0.0, conf)))
-        if o["phase"] is None:
-            ev.append(f"{role} series is not a phase of an MR dynamic study")
-    return out
+            conf -= 0.15
+            ev.append(f"{t_note} suggests {t_role} (conflicts)")
+    return conf
 
 
 def select_phases(records: list[dict], classes: list[dict], phases: Sequence[str], *,

@@ -118,6 +118,35 @@ def triage_patient(patient_dir: str | Path, patient: str, study: dict, *,
         problem("no readable DICOM image in the patient folder")
     groups = group_series(headers)
     records = [_summary(g, root) for g in groups]
+    _check_series(groups, records, bad, problem, warnings)
+    classes = classify_series(records, study["modality"], b_values=study.get("b_values"))
+    picked, sel_problems, sel_warnings = select_phases(records, classes, study["phases"])
+    for p in sel_problems:
+        problem(p)
+    warnings.extend(sel_warnings)
+    if override:
+        _apply_override(read_override(override, patient), records, classes, picked, problems,
+                        problem)
+    _check_phases(study, records, classes, picked, problem, warnings)
+    mask_summaries: list[dict] = []
+    if masks:
+        m_problems, m_warnings, mask_summaries = _mask_checks(masks, source_id, study, records,
+                                                              picked, patient)
+        problems.extend(m_problems)
+        warnings.extend(m_warnings)
+    rows = _manifest_rows(patient, records, classes, picked)
+    series = {r["key"]: {"folder": r["folder"], "files": r["files"], "geometry": r["geometry"]}
+              for r in records}
+    status = _status(patient, study, {ph: records[i]["key"] for ph, i in picked.items()
+                                      if records[i]["geometry"] is not None},
+                     problems, warnings, series, mask_summaries,
+                     [s["file"] for s in skipped], safe_provenance())
+    return rows, status
+
+
+def _check_series(groups: list[dict], records: list[dict], bad: list[dict], problem,
+                  warnings: list[str]) -> None:
+    """Record corrupt files, split or scattered series and shared folders per series."""
     for g, rec in zip(groups, records, strict=True):
         corrupt = [b["file"] for b in bad if b.get("series_uid") == g["series_uid"]]
         if corrupt:
@@ -143,27 +172,31 @@ def triage_patient(patient_dir: str | Path, patient: str, study: dict, *,
         if len(uids) > 1:
             warnings.append(f"folder {folder} holds {len(uids)} series; separated by "
                             "SeriesInstanceUID")
-    classes = classify_series(records, study["modality"], b_values=study.get("b_values"))
-    picked, sel_problems, sel_warnings = select_phases(records, classes, study["phases"])
-    for p in sel_problems:
-        problem(p)
-    warnings.extend(sel_warnings)
-    if override:
-        for row in read_override(override, patient):
-            phase = row["phase"]
-            match = [i for i, r in enumerate(records)
-                     if (row.get("series_key") and r["key"] == row["series_key"])
-                     or (not row.get("series_key") and row.get("folder")
-                         and r["folder"] == row["folder"])]
-            if len(match) != 1:
-                problem(f"override for phase {phase} names "
-                        f"{row.get('series_key') or row.get('folder')!r}, which matches "
-                        f"{len(match)} series of this patient")
-                continue
-            picked[phase] = match[0]
-            classes[match[0]].update(phase=phase, confidence=1.0)
-            classes[match[0]]["evidence"].append("user override")
-            problems[:] = [p for p in problems if not p["reason"].startswith(f"phase {phase} ")]
+
+
+def _apply_override(rows: list[dict], records: list[dict], classes: list[dict], picked: dict,
+                    problems: list[dict], problem) -> None:
+    """Pick the series an override row names; its phase's selection problems no longer hold."""
+    for row in rows:
+        phase = row["phase"]
+        match = [i for i, r in enumerate(records)
+                 if (row.get("series_key") and r["key"] == row["series_key"])
+                 or (not row.get("series_key") and row.get("folder")
+                     and r["folder"] == row["folder"])]
+        if len(match) != 1:
+            problem(f"override for phase {phase} names "
+                    f"{row.get('series_key') or row.get('folder')!r}, which matches "
+                    f"{len(match)} series of this patient")
+            continue
+        picked[phase] = match[0]
+        classes[match[0]].update(phase=phase, confidence=1.0)
+        classes[match[0]]["evidence"].append("user override")
+        problems[:] = [p for p in problems if not p["reason"].startswith(f"phase {phase} ")]
+
+
+def _check_phases(study: dict, records: list[dict], classes: list[dict], picked: dict, problem,
+                  warnings: list[str]) -> None:
+    """Missing phases (a problem when required) and picked series that form no volume."""
     required = required_phases(study)
     for phase in study["phases"]:
         if phase in picked:
@@ -177,27 +210,22 @@ def triage_patient(patient_dir: str | Path, patient: str, study: dict, *,
         if records[i]["geometry"] is None:
             problem(f"phase {phase}: series {records[i]['key']} is unusable: "
                     f"{records[i]['geometry_error']}", records[i]["folder"])
-    mask_summaries: list[dict] = []
-    if masks:
-        phase_series = {ph: (f"{records[i]['key']} (folder {records[i]['folder']})",
-                             records[i]["geometry"]) for ph, i in picked.items()}
-        try:
-            m_problems, m_warnings, mask_summaries = check_masks(
-                masks, source_id or "", list(study.get("mask_phases") or []), phase_series,
-                patient=patient)
-        except InputError as exc:
-            m_problems, m_warnings = [{"step": "triage", "patient": patient, "file": exc.file,
-                                       "reason": exc.reason}], []
-        problems.extend(m_problems)
-        warnings.extend(m_warnings)
-    rows = _manifest_rows(patient, records, classes, picked)
-    series = {r["key"]: {"folder": r["folder"], "files": r["files"], "geometry": r["geometry"]}
-              for r in records}
-    status = _status(patient, study, {ph: records[i]["key"] for ph, i in picked.items()
-                                      if records[i]["geometry"] is not None},
-                     problems, warnings, series, mask_summaries,
-                     [s["file"] for s in skipped], safe_provenance())
-    return rows, status
+
+
+def _mask_checks(masks: str | Path, source_id: str | None, study: dict, records: list[dict],
+                 picked: dict, patient: str) -> tuple[list[dict], list[str], list[dict]]:
+    """(problems, warnings, mask summaries) of the patient's masks against the picked series;
+    an unreadable mask sheet is one problem of this patient, not an error."""
+    phase_series = {ph: (f"{records[i]['key']} (folder {records[i]['folder']})",
+                         records[i]["geometry"]) for ph, i in picked.items()}
+    try:
+        m_problems, m_warnings, summaries = check_masks(
+            masks, source_id or "", list(study.get("mask_phases") or []), phase_series,
+            patient=patient)
+    except InputError as exc:
+        return [{"step": "triage", "patient": patient, "file": exc.file,
+                 "reason": exc.reason}], [], []
+    return m_problems, m_warnings, summaries
 
 
 def safe_provenance() -> dict:

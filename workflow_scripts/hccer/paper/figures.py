@@ -29,9 +29,9 @@ from hccer.stats.table1 import format_p
 
 
 def _plt():
-    from hccer.stats.figures import _plt as style
+    from hccer.stats.figures import pyplot_styled
 
-    return style()
+    return pyplot_styled()
 
 
 def _layout(n: int) -> tuple[int, int]:

@@ -24,7 +24,8 @@ RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
       "legend.frameon": True, "legend.framealpha": 0.85, "legend.edgecolor": "none"}
 
 
-def _plt():
+def pyplot_styled():
+    """matplotlib.pyplot on the Agg backend with the journal style (`RC`) applied."""
     import logging
 
     import matplotlib
@@ -54,7 +55,7 @@ def save(fig, stem: str | Path) -> list[Path]:
         fig.savefig(tmp, **kw)
         os.replace(tmp, path)
         paths.append(path)
-    _plt().close(fig)
+    pyplot_styled().close(fig)
     return paths
 
 
@@ -74,7 +75,7 @@ def draw_roc(ax, curves: list[dict], legend_title: str | None = "AUC (95% CI)") 
 
 def roc_figure(curves: list[dict], stem, title: str | None = None) -> list[Path]:
     """curves: [{name, fpr, tpr, auc, ci_low, ci_high}] -> ROC plot with AUC (CI) legend."""
-    plt = _plt()
+    plt = pyplot_styled()
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     draw_roc(ax, curves)
     if title:
@@ -111,7 +112,7 @@ def draw_calibration(ax, models: list[dict]) -> None:
 def calibration_figure(models: list[dict], stem, title: str | None = None) -> list[Path]:
     """models: [{name, curve: [{predicted, observed, ci_low, ci_high}], smooth: optional
     {predicted, observed, low, high}}] -> reliability diagram with the ideal diagonal."""
-    plt = _plt()
+    plt = pyplot_styled()
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     draw_calibration(ax, models)
     if title:
@@ -141,7 +142,7 @@ def draw_dca(ax, table) -> None:
 
 def dca_figure(table, stem, title: str | None = None) -> list[Path]:
     """table: the long decision-curve DataFrame of `dca.binary_dca`/`survival_dca`."""
-    plt = _plt()
+    plt = pyplot_styled()
     fig, ax = plt.subplots(figsize=(4.4, 3.4))
     draw_dca(ax, table)
     if title:
@@ -209,7 +210,7 @@ def km_figure(groups: list[dict], stem, at_risk_times=None, logrank_p: float | N
               xlabel: str = "Time", title: str | None = None) -> list[Path]:
     """groups: [{name, time, event}] -> KM step curves with censor ticks, 95% CI bands and a
     number-at-risk table below the axis."""
-    plt = _plt()
+    plt = pyplot_styled()
     fig = plt.figure(figsize=(4.8, 4.0))
     ax = fig.add_axes([0.15, 0.36, 0.8, 0.58])
     tab = fig.add_axes([0.15, 0.05, 0.8, 0.16])
@@ -226,7 +227,7 @@ def forest_figure(rows, stem, title: str | None = None, xlabel: str = "Odds rati
     from hccer.stats.table1 import format_p
 
     df = pd.DataFrame(rows).reset_index(drop=True)
-    plt = _plt()
+    plt = pyplot_styled()
     h = 0.9 + 0.32 * len(df)
     fig, ax = plt.subplots(figsize=(6.0, h))
     y = np.arange(len(df))[::-1]
@@ -260,7 +261,7 @@ def nomogram_figure(scale: dict, stem, labels: dict[str, str] | None = None,
                     title: str | None = None) -> list[Path]:
     """Nomogram for a logistic model from `logistic.nomogram_scale`: a points axis, one axis
     per predictor, total points and predicted probability."""
-    plt = _plt()
+    plt = pyplot_styled()
     labels = labels or {}
     names = list(scale["coef"])
     n_rows = len(names) + 3

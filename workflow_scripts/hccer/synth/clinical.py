@@ -204,20 +204,46 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     codes = patient_codes(preset, n)
     if not 0 <= censored_fraction < 0.5:
         raise ConfigError("censored fraction must be in [0, 0.5)")
+    # Every draw below comes from this one generator, in a fixed order: the cohort of a seed
+    # depends on that order.
     rng = np.random.default_rng([int(seed), 7001])
     n_cens = int(round(censored_fraction * n))
-    n_an = n - n_cens
-    strata = twin["strata"]
+    by_name = {s["name"]: s for s in twin["strata"]}
+    blocks = _blocks(twin["strata"], n - n_cens, n_cens)
+    stratum, true_er, censored, idx_all, val_all = _draw_patients(twin, blocks, n, rng)
+
+    clin = pd.DataFrame({"patient_id": codes})
+    truth = pd.DataFrame({"patient_id": codes, "stratum": stratum, "censored": censored,
+                          "true_er": true_er})
+    z = _latent_traits(twin, truth, true_er, strength, rng)
+    prior = np.array([math.log(by_name[s]["n_er"] / by_name[s]["n_ner"]) for s in stratum])
+    shown, tabled = _posterior_columns(twin, truth, prior, idx_all, val_all, z, strength)
+    _recorded_columns(twin, clin, truth, idx_all, val_all)
+
+    _follow_up(twin, clin, truth, stratum, by_name, rng)
+    _image_plan(twin, clin, truth, idx_all, val_all, z, rng)
+    clin = _derived_columns(twin, clin, truth)
+    image_features = np.column_stack(shown) if shown else np.zeros((n, 0))
+    clinical_features = np.column_stack(tabled) if tabled else np.zeros((n, 0))
+    return Simulation(clin, truth, column_descriptions(twin), twin, image_features,
+                      clinical_features)
+
+
+def _blocks(strata, n_an: int, n_cens: int) -> list[tuple]:
+    """Blocks of patients: (stratum, group, size, exact allocation?, censored?)."""
     sizes = allocate([s["n_er"] + s["n_ner"] for s in strata], n_an)
     cens_sizes = allocate([s["n_er"] + s["n_ner"] for s in strata], n_cens)
-    by_name = {s["name"]: s for s in strata}
-
-    # Blocks of patients: (stratum, group, size, exact allocation?, censored?)
     blocks = []
     for s, size, csize in zip(strata, sizes, cens_sizes, strict=True):
         n_er, n_ner = allocate([s["n_er"], s["n_ner"]], size)
         blocks += [(s, "ER", n_er, True, False), (s, "NER", n_ner, True, False),
                    (s, "NER", csize, False, True)]
+    return blocks
+
+
+def _draw_patients(twin, blocks, n, rng):
+    """Stratum, ER, censoring and every variable's (level index, value) per patient, in a
+    random patient order. Level index -1 / value NaN where a variable has none."""
     rows: dict[str, list] = {"stratum": [], "true_er": [], "censored": []}
     var_idx = {v["name"]: [] for v in twin["variables"]}
     var_val = {v["name"]: [] for v in twin["variables"]}
@@ -238,20 +264,26 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     censored = np.asarray(rows["censored"])[perm]
     idx_all = {k: np.concatenate(v)[perm] for k, v in var_idx.items()}
     val_all = {k: np.concatenate(v)[perm] for k, v in var_val.items()}
+    return stratum, true_er, censored, idx_all, val_all
 
-    clin = pd.DataFrame({"patient_id": codes})
-    truth = pd.DataFrame({"patient_id": codes, "stratum": stratum, "censored": censored,
-                          "true_er": true_er})
-    # Latent image traits.
+
+def _latent_traits(twin, truth, true_er, strength, rng) -> dict:
+    """Latent image traits z_k ~ N(+-strength*delta_k/2, 1) given ER, also stored in truth."""
     deltas = twin.get("image_traits", {})
     sign = np.where(true_er == 1, 1.0, -1.0)
     z = {}
     for t in TRAITS:
         mu = strength * float(deltas.get(t, 0.0)) / 2
-        z[t] = rng.normal(0, 1, n) + sign * mu
+        z[t] = rng.normal(0, 1, len(truth)) + sign * mu
         truth[f"z_{t}"] = np.round(z[t], 6)
-    # Posterior log-odds, per stratum prior.
-    prior = np.array([math.log(by_name[s]["n_er"] / by_name[s]["n_ner"]) for s in stratum])
+    return z
+
+
+def _posterior_columns(twin, truth, prior, idx_all, val_all, z, strength):
+    """Posterior log-odds columns of truth (per stratum prior); returns the bounded
+    per-variable log-LRs (shown by an image, tabled only) for the learnable ceiling."""
+    n = len(truth)
+    deltas = twin.get("image_traits", {})
     lr_clin = np.zeros(n)
     lr_vis = np.zeros(n)
     lr_img_only = np.zeros(n)
@@ -281,8 +313,11 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     truth["true_er_prob"] = np.round(1 / (1 + np.exp(-overall)), 6)
     truth["logit_image"] = np.round(clamp(prior + lr_vis + lr_img_only + lr_traits), 6)
     truth["logit_clinical"] = np.round(clamp(prior + lr_clin), 6)
+    return shown, tabled
 
-    # Clinical columns as recorded.
+
+def _recorded_columns(twin, clin, truth, idx_all, val_all) -> None:
+    """Each variable as recorded: image variables in truth, the others in the clinical sheet."""
     for var in twin["variables"]:
         idx, vals = idx_all[var["name"]], val_all[var["name"]]
         target = truth if var.get("image") else clin
@@ -292,18 +327,15 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
         else:
             target[var["column"]] = [str(var["levels"][i]) for i in idx]
 
-    _follow_up(twin, clin, truth, stratum, by_name, rng)
-    _image_plan(twin, clin, truth, idx_all, val_all, z, rng)
+
+def _derived_columns(twin, clin, truth):
+    """The preset's derived columns from the image plan; follow-up dates last."""
     if "nodule_count" in twin.get("derived", []):
         clin["nodule_count"] = 1 + truth["n_satellites"].to_numpy()
     if "largest_nodule_mm" in twin.get("derived", []):
         clin["largest_nodule_mm"] = truth["tumor_diameter_mm"].round(0).astype(int)
     tail = ["surgery_date", "recurrence_date", "last_followup_date"]
-    clin = clin[[c for c in clin.columns if c not in tail] + tail]
-    image_features = np.column_stack(shown) if shown else np.zeros((n, 0))
-    clinical_features = np.column_stack(tabled) if tabled else np.zeros((n, 0))
-    return Simulation(clin, truth, column_descriptions(twin), twin, image_features,
-                      clinical_features)
+    return clin[[c for c in clin.columns if c not in tail] + tail]
 
 
 def _follow_up(twin, clin, truth, stratum, by_name, rng):
@@ -348,6 +380,20 @@ def _level_name(twin, name, idx_all, i):
 def _image_plan(twin, clin, truth, idx_all, val_all, z, rng):
     """Scanner, geometry, motion and tumour appearance per patient (all stored in truth)."""
     n = len(truth)
+    _scanner_geometry(twin, truth, rng)
+    _anatomy(clin, truth, rng)
+    _appearance(twin, truth, idx_all, z, rng)
+    _motion(twin, truth, rng)
+    # Acquisition clock: injection time of day (s) and study date before surgery.
+    truth["injection_s"] = rng.integers(8 * 3600, 17 * 3600, n)
+    study = [(_date(d) - dt.timedelta(days=int(rng.integers(2, 14)))).isoformat()
+             for d in clin["surgery_date"]]
+    truth["study_date"] = study
+    truth["birth_date"] = _birth_dates(clin, rng)
+
+
+def _scanner_geometry(twin, truth, rng) -> None:
+    n = len(truth)
     modality = twin["modality"]
     scanners = twin["scanners"]
     w = np.array([s["weight"] for s in scanners], float)
@@ -361,6 +407,10 @@ def _image_plan(twin, clin, truth, idx_all, val_all, z, rng):
     truth["slice_thickness_mm"] = thick
     truth["pixel_spacing_mm"] = spac  # at the default 256 matrix; scaled for other matrices
 
+
+def _anatomy(clin, truth, rng) -> None:
+    """Tumour diameter, liver ellipsoid and tumour centre."""
+    n = len(truth)
     if "tumor_size_mm" in clin:
         diam = clin["tumor_size_mm"].to_numpy(float) + rng.uniform(-0.49, 0.49, n)
     else:
@@ -383,6 +433,11 @@ def _image_plan(twin, clin, truth, idx_all, val_all, z, rng):
     tc = lc + 0.8 * u * room
     for j, ax in enumerate("xyz"):
         truth[f"tumor_c{ax}"] = np.round(tc[:, j], 3)
+
+
+def _appearance(twin, truth, idx_all, z, rng) -> None:
+    """Tumour appearance from the latent traits and the radiological reads."""
+    n = len(truth)
 
     def read(name):
         return [_level_name(twin, name, idx_all, i) for i in range(n)]
@@ -413,7 +468,11 @@ def _image_plan(twin, clin, truth, idx_all, val_all, z, rng):
         truth["ivim_d_1e3_mm2_s"] = np.round(np.clip(rng.normal(0.9, 0.2, n), 0.4, 1.5), 3)
         truth["ivim_dstar_1e3_mm2_s"] = np.round(np.clip(rng.normal(55, 25, n), 10, 150), 1)
         truth["ivim_f"] = np.round(np.clip(rng.normal(0.15, 0.08, n), 0.03, 0.45), 3)
-    # Inter-phase rigid motion relative to the reference phase, about the liver centre.
+
+
+def _motion(twin, truth, rng) -> None:
+    """Inter-phase rigid motion relative to the reference phase, about the liver centre."""
+    n = len(truth)
     ref = twin["reference_phase"]
     for ph in twin["phases"]:
         moving = ph != ref
@@ -426,12 +485,6 @@ def _image_plan(twin, clin, truth, idx_all, val_all, z, rng):
         for k, v in vals.items():
             truth[f"{k}_{ph}"] = np.round(v, 3) if moving else 0.0
         truth[f"zshift_{ph}"] = np.round(rng.uniform(-6, 6, n) * 2) / 2 if moving else 0.0
-    # Acquisition clock: injection time of day (s) and study date before surgery.
-    truth["injection_s"] = rng.integers(8 * 3600, 17 * 3600, n)
-    study = [(_date(d) - dt.timedelta(days=int(rng.integers(2, 14)))).isoformat()
-             for d in clin["surgery_date"]]
-    truth["study_date"] = study
-    truth["birth_date"] = _birth_dates(clin, rng)
 
 
 def _birth_dates(clin, rng):
