@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 from hccer.dl import networks
-from hccer.dl.train import _autocast, compute_loss
+from hccer.dl.train import autocast, compute_loss
 
 # name, builder, net kwargs, sample shape, batch, training samples per epoch in the paper
 # (765 slices x 9/10 folds; ct_3dcnn: 178 VOIs x 7 copies x 4/5 inner folds; cemri_dlrcr:
@@ -71,7 +71,7 @@ def bench(name, builder, net, shape, batch, device, steps):
 
     def step():
         opt.zero_grad(set_to_none=True)
-        with _autocast(device, True):
+        with autocast(device, True):
             out = model(x, c)
         scaler.scale(compute_loss(out, y, None, (0.25, 0.25, 0.5))).backward()
         scaler.step(opt)

@@ -121,7 +121,8 @@ def compute_loss(out: dict, y: torch.Tensor, weight: torch.Tensor | None,
     return loss
 
 
-def _autocast(device: torch.device, enabled: bool):
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision on CUDA (bf16 where supported); a disabled context on the CPU."""
     if device.type != "cuda" or not enabled:
         return torch.autocast("cpu", enabled=False)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -139,7 +140,7 @@ def predict(model: nn.Module, samples: Samples, clinical: np.ndarray | None,
         x = torch.from_numpy(samples.x[sl]).to(device)
         c = (torch.from_numpy(clinical[samples.patient_index[sl]]).to(device)
              if clinical is not None else None)
-        with _autocast(device, amp):
+        with autocast(device, amp):
             logits = model(x, c)["logits"].float()
         probs.append(torch.softmax(logits, dim=1)[:, 1].cpu().numpy())
     return np.concatenate(probs) if probs else np.zeros(0)
@@ -248,7 +249,7 @@ def _train_epoch(model, opt, scaler, train: Samples, y_all: np.ndarray, clinical
         c = (torch.from_numpy(clinical[train.patient_index[idx]]).to(device)
              if clinical is not None else None)
         opt.zero_grad(set_to_none=True)
-        with _autocast(device, use_amp):
+        with autocast(device, use_amp):
             out = model(x, c)
         loss = compute_loss(out, y, weight, cfg.joint_weights)
         scaler.scale(loss).backward()
