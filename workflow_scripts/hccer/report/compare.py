@@ -440,10 +440,8 @@ def data_text(source: str, synthetic: dict | None, flow: dict | None, folds: dic
     return " ".join(parts)
 
 
-def render_markdown(
-    table: pd.DataFrame, others: pd.DataFrame, study: dict, block: dict, data: str
-) -> str:
-    kfold = study["split"]["method"] == "kfold"
+def _header(study: dict, block: dict, data: str) -> list[str]:
+    """Title, the paper's citation, and where the data and both sets of numbers come from."""
     paper = study.get("paper") or {}
     cohorts = block.get("cohorts") or {}
     cite = ", ".join(
@@ -473,72 +471,103 @@ def render_markdown(
             "Cohorts: " + "; ".join(f"`{k}` = the paper's {v}" for k, v in cohorts.items()) + ".",
             "",
         ]
+    return lines
+
+
+_TABLE_HEAD = (
+    "item",
+    "paper",
+    "model",
+    "cohort",
+    "metric",
+    "published",
+    "reproduced",
+    "Δ",
+    "patients",
+    "status",
+)
+
+
+def _published_row(r: dict, kfold: bool, multi_seed: bool, reasons: dict[str, str]) -> str:
+    """One table row; a new reason for a missing number gets the next footnote letter."""
+    status = r["status"]
+    if r["status"] != "ok":
+        key = reasons.setdefault(r["reason"], chr(ord("a") + len(reasons)))
+        status = f"{r['status']} ({key})"
+    note = f" ({r['note']})" if r.get("note") else ""
+    metric = METRIC_LABEL[r["metric"]] + (f" vs {r['versus']}" if r.get("versus") else "")
+    cells = [
+        r["item"] + note,
+        r["table"],
+        f"`{r['model']}`",
+        r["cohort"],
+        metric,
+        format_published(r),
+        format_reproduced(r)
+        + (f"; {r['extra']}" if r.get("extra") and r["status"] == "ok" else ""),
+        format_delta(r),
+        _patients(r, kfold),
+        status,
+    ]
+    if multi_seed:
+        cells.insert(3, "" if r["seed"] is None or pd.isna(r["seed"]) else str(int(r["seed"])))
+    return "| " + " | ".join(str(c).replace("|", r"\|") for c in cells) + " |"
+
+
+def _published_table(table: pd.DataFrame, kfold: bool) -> list[str]:
+    """Every published number beside this run's, then the footnoted reasons for gaps."""
     # a seed column only when some model was trained with several seeds
     multi_seed = (
         bool(len(table))
         and table.groupby(["model", "cohort", "metric", "item"])["seed"].nunique().max() > 1
     )
-    head = [
-        "item",
-        "paper",
-        "model",
-        "cohort",
-        "metric",
-        "published",
-        "reproduced",
-        "Δ",
-        "patients",
-        "status",
-    ]
+    head = list(_TABLE_HEAD)
     if multi_seed:
         head.insert(3, "seed")
-    lines += ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     reasons: dict[str, str] = {}
     for r in table.to_dict("records"):
-        status = r["status"]
-        if r["status"] != "ok":
-            key = reasons.setdefault(r["reason"], chr(ord("a") + len(reasons)))
-            status = f"{r['status']} ({key})"
-        note = f" ({r['note']})" if r.get("note") else ""
-        metric = METRIC_LABEL[r["metric"]] + (f" vs {r['versus']}" if r.get("versus") else "")
-        cells = [
-            r["item"] + note,
-            r["table"],
-            f"`{r['model']}`",
-            r["cohort"],
-            metric,
-            format_published(r),
-            format_reproduced(r)
-            + (f"; {r['extra']}" if r.get("extra") and r["status"] == "ok" else ""),
-            format_delta(r),
-            _patients(r, kfold),
-            status,
-        ]
-        if multi_seed:
-            cells.insert(3, "" if r["seed"] is None or pd.isna(r["seed"]) else str(int(r["seed"])))
-        lines.append("| " + " | ".join(str(c).replace("|", r"\|") for c in cells) + " |")
+        lines.append(_published_row(r, kfold, multi_seed, reasons))
     if reasons:
         lines += ["", "Not run / not computed:", ""]
         lines += [f"- ({k}) {reason}" for reason, k in reasons.items()]
-    if not others.empty:
-        lines += [
-            "",
-            "## Other models of this run",
-            "",
-            "Models in the ledger that no published number names (label-permutation "
-            "controls score near 0.5 when nothing leaks), AUC computed as above:",
-            "",
-            "| model | cohort | AUC | patients | status |",
-            "|---|---|---|---|---|",
-        ]
-        for r in others.to_dict("records"):
-            auc = {"reproduced": r["value"], "metric": "auc", **r}
-            lines.append(
-                f"| `{r['model']}` | {r['cohort']} | "
-                f"{format_reproduced(auc)}{'; ' + r['extra'] if r['extra'] else ''} | "
-                f"{_patients(r, kfold)} | "
-                f"{r['status'] + (': ' + r['reason'] if r['reason'] else '')} |"
-            )
+    return lines
+
+
+def _others_section(others: pd.DataFrame, kfold: bool) -> list[str]:
+    """AUC of the ledger models no published number names; nothing when there are none."""
+    if others.empty:
+        return []
+    lines = [
+        "",
+        "## Other models of this run",
+        "",
+        "Models in the ledger that no published number names (label-permutation "
+        "controls score near 0.5 when nothing leaks), AUC computed as above:",
+        "",
+        "| model | cohort | AUC | patients | status |",
+        "|---|---|---|---|---|",
+    ]
+    for r in others.to_dict("records"):
+        auc = {"reproduced": r["value"], "metric": "auc", **r}
+        lines.append(
+            f"| `{r['model']}` | {r['cohort']} | "
+            f"{format_reproduced(auc)}{'; ' + r['extra'] if r['extra'] else ''} | "
+            f"{_patients(r, kfold)} | "
+            f"{r['status'] + (': ' + r['reason'] if r['reason'] else '')} |"
+        )
+    return lines
+
+
+def render_markdown(
+    table: pd.DataFrame, others: pd.DataFrame, study: dict, block: dict, data: str
+) -> str:
+    kfold = study["split"]["method"] == "kfold"
+    lines = (
+        _header(study, block, data)
+        + _published_table(table, kfold)
+        + _others_section(others, kfold)
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -295,352 +295,479 @@ def _threshold_text(m: RunMeta) -> str:
     )
 
 
-def build_checklist(m: RunMeta) -> list[Item]:
-    """Every TRIPOD+AI item with its status, answer and evidence for this run."""
-    st = m.study
+Answer = tuple[str, str, list[str]]  # status, what this run did, evidence paths
+
+_MANUSCRIPT_SENTENCE = f"{MANUSCRIPT[0].upper()}{MANUSCRIPT[1:]}."
+
+# paper-spec builders whose tables and figures show model performance
+_PERFORMANCE_KINDS = (
+    "fold_metrics",
+    "holdout_metrics",
+    "roc",
+    "calibration",
+    "confusion",
+    "km",
+    "km_summary",
+)
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """Run facts that several items quote; computed once per checklist."""
+
+    syn: bool
+    n_inc: int
+    n_exc: int
+    exc: dict
+    data_src: str
+    performance: list[str]
+    ok: int
+    not_run: list[str]
+
+
+def _facts(m: RunMeta) -> _Facts:
     syn = _synthetic(m)
     n_inc, n_exc, exc = _counts(m)
-    oc = st["outcome"]
-    reg = m.config.get("registration", {})
-    paper = st.get("paper") or {}
-    models = ", ".join(f"`{x}`" for x in m.ledger_models) or "none"
-    ok = sum(r["status"] == "ok" for r in m.comparison)
-    not_run = sorted({r["model"] for r in m.comparison if r["status"] == "not run"})
-    performance = m.paper_files(
-        "fold_metrics", "holdout_metrics", "roc", "calibration", "confusion", "km", "km_summary"
-    )
     data_src = (
         f"a synthetic twin cohort (`hccer synth`, n = {m.synthetic['n']}, seed "
         f"{m.synthetic['seed']}, oracle AUC {m.synthetic['oracle_auc']['overall']:.3f})"
         if syn and m.synthetic
         else "the user's cohort (`data.source: cohort`)"
     )
-    A: dict[str, tuple[str, str, list[str]]] = {}
+    return _Facts(
+        syn=syn,
+        n_inc=n_inc,
+        n_exc=n_exc,
+        exc=exc,
+        data_src=data_src,
+        performance=m.paper_files(*_PERFORMANCE_KINDS),
+        ok=sum(r["status"] == "ok" for r in m.comparison),
+        not_run=sorted({r["model"] for r in m.comparison if r["status"] == "not run"}),
+    )
 
-    A["1"] = (
-        PARTLY,
-        f"Run of preset `{st['key']}`: {st['title']}. Development and internal "
-        f"evaluation; outcome early recurrence within {oc['horizon_days']} days of "
-        "resection. The title of a manuscript is the authors' choice.",
-        m.existing("study.yaml"),
-    )
-    A["2"] = (
-        NOT_DONE,
-        f"No abstract is written; {MANUSCRIPT}. The headline numbers are in comparison.md.",
-        m.existing("comparison.md"),
-    )
-    A["3a"] = (
-        PARTLY,
-        f"Reproduction of {paper.get('first_author', 'the paper')} "
-        f"({paper.get('journal', '')} {paper.get('year', '')}"
-        + (f", doi {paper['doi']}" if paper.get("doi") else "")
-        + "); the rationale is "
-        "the paper's.",
-        m.existing("study.yaml"),
-    )
-    A["3b"] = (
-        NOT_DONE,
-        "Patients with hepatocellular carcinoma before curative resection "
-        f"(the paper's population); intended use and users are {MANUSCRIPT}.",
-        [],
-    )
-    A["3c"] = (NOT_DONE, f"Not assessed by the workflow; {MANUSCRIPT}.", [])
-    A["4"] = (
-        REPORTED,
-        "Re-develop the paper's models and evaluate them internally on "
-        f"{data_src}, beside the published numbers.",
-        m.existing("comparison.md", "study.yaml"),
-    )
-    A["5a"] = (
-        PARTLY if not syn else REPORTED,
-        f"Data: {data_src}. Input files are identified by SHA-256 hashes (clinical "
-        "sheet, mask sheet, per-patient DICOM and masks)"
-        + (
-            "; representativeness of real patients does not apply to simulated data."
-            if syn
-            else "; the source's representativeness is a manuscript item."
+
+def _introduction(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 1-4: title, abstract, background, objectives."""
+    st = m.study
+    paper = st.get("paper") or {}
+    return {
+        "1": (
+            PARTLY,
+            f"Run of preset `{st['key']}`: {st['title']}. Development and internal "
+            f"evaluation; outcome early recurrence within {st['outcome']['horizon_days']} days "
+            "of resection. The title of a manuscript is the authors' choice.",
+            m.existing("study.yaml"),
         ),
-        m.existing("provenance.json", "cohort/flow.json"),
-    )
-    A["5b"] = (
-        NOT_DONE,
-        "Dates stay in the private clinical sheet; results carry no dates"
-        + (
-            f". The split cut-off date is {st['split']['date_cutoff']}."
-            if st["split"]["method"] == "holdout_date"
-            else "."
+        "2": (
+            NOT_DONE,
+            f"No abstract is written; {MANUSCRIPT}. The headline numbers are in comparison.md.",
+            m.existing("comparison.md"),
         ),
-        [],
-    )
-    A["6a"] = (
-        (NOT_APPLICABLE if syn else NOT_DONE),
-        (
-            "Simulated scanners: "
-            + ", ".join(f"{k} ({v})" for k, v in (m.synthetic or {}).get("scanners", {}).items())
-            if syn
-            else f"Centres and setting are {MANUSCRIPT}."
+        "3a": (
+            PARTLY,
+            f"Reproduction of {paper.get('first_author', 'the paper')} "
+            f"({paper.get('journal', '')} {paper.get('year', '')}"
+            + (f", doi {paper['doi']}" if paper.get("doi") else "")
+            + "); the rationale is "
+            "the paper's.",
+            m.existing("study.yaml"),
         ),
-        m.existing("provenance.json"),
-    )
-    A["6b"] = (
-        REPORTED,
-        f"Included: an outcome at {oc['horizon_days']} days (non-recurrent "
-        f"patients need ≥ {oc['min_followup_days']} days of follow-up), DICOM of "
-        f"phases {', '.join(st['phases'])} that triage accepts, tumour masks on "
-        f"{', '.join(st['mask_phases'])}, and registration passing QC (NCC ≥ "
-        f"{reg.get('min_ncc')}, Dice ≥ {reg.get('min_dice')}).",
-        m.existing("qc/summary.md", "qc/patient_status.tsv", "cohort/flow.json"),
-    )
-    A["6c"] = (
-        NOT_DONE,
-        f"Treatment is resection by design; other treatments are {MANUSCRIPT}.",
-        [],
-    )
-    A["7"] = (
-        REPORTED,
-        f"DICOM triaged into phases, converted to NIfTI, resampled to "
-        f"{m.config.get('preprocess', {}).get('spacing_mm')} mm, registered rigidly "
-        f"(antspyx {reg.get('type')}) to the {st['reference_phase']} phase with a QC "
-        f"gate, then cropped ({st['crop']['mode']}, size {st['crop']['size']}"
-        + (f", intensity {st['crop']['intensity']['kind']}" if st["crop"].get("intensity") else "")
-        + "). The same steps run for every patient; per-group checks were "
-        "not done.",
-        m.existing("qc/registration_gate.tsv", "qc/summary.md")
-        + m.glob("derivatives/sub-*/*_desc-registration_qc.png", 2)
-        + m.glob("crops/sub-*/*.png", 2)
-        + m.paper_files("crops"),
-    )
-    A["8a"] = (
-        REPORTED,
-        f"Early recurrence: recurrence within {oc['horizon_days']} days after "
-        "surgery, from surgery, recurrence and last follow-up dates; survival time and "
-        "event kept for Kaplan-Meier analyses.",
-        m.existing("cohort/outcome.tsv"),
-    )
-    A["8b"] = (
-        NOT_APPLICABLE if syn else NOT_DONE,
-        "Simulated outcome." if syn else f"Outcome assessors are {MANUSCRIPT}.",
-        [],
-    )
-    A["8c"] = (
-        NOT_APPLICABLE if syn else NOT_DONE,
-        "Simulated outcome." if syn else f"Blinding is {MANUSCRIPT}.",
-        [],
-    )
-    A["9a"] = (
-        REPORTED,
-        "Predictors as the paper: image phases "
-        f"{', '.join(st.get('model_phases') or st['phases'])}"
-        + (
-            f"; clinical variables {', '.join(v['name'] for v in st['clinical']['variables'])}"
-            if st.get("clinical")
-            else ""
-        )
-        + ".",
-        m.existing("study.yaml"),
-    )
-    A["9b"] = (
-        REPORTED,
-        "Coding of each clinical variable (cut-offs, levels, scaling) and the "
-        "image crops are defined in the merged preset.",
-        m.existing("study.yaml", "cohort/outcome.tsv"),
-    )
-    A["9c"] = (
-        PARTLY,
-        "Tumour masks: reader r1 for modelling"
-        + ("; a second reader for inter-reader agreement" if st["second_reader"] else "")
-        + (". Simulated readers." if syn else f"; readers' qualifications are {MANUSCRIPT}."),
-        m.existing("radiomics/icc.tsv", "cohort/ivim_icc.json"),
-    )
-    A["10"] = (
-        PARTLY,
-        f"{m.flow.get('n_sheet')} patients in the sheet, {n_inc} included "
-        f"({m.flow.get('n_er')} ER with an outcome). "
-        + (
-            "The twin's size is set in the config (the paper's n for paper-size runs); "
-            if syn
-            else "The cohort's size was given; "
-        )
-        + "no sample-size calculation.",
-        m.existing("cohort/flow.json"),
-    )
-    A["11"] = (
-        REPORTED,
-        f"No imputation: a patient with a missing or unreadable value, input "
-        f"or failed QC is excluded and listed with the step and reason ({n_exc} "
-        f"excluded"
-        + (": " + "; ".join(f"{k} ({v})" for k, v in sorted(exc.items())) if exc else "")
-        + ").",
-        m.existing("qc/patient_status.tsv", "qc/summary.md"),
-    )
-    A["12a"] = (
-        REPORTED,
-        f"Declared split: {_split_text(m)}.",
-        m.existing("cohort/folds.json", "cohort/fold_table.tsv"),
-    )
-    A["12b"] = (
-        REPORTED,
-        "Images: resampled, registered, cropped and intensity-normalised "
-        "per the preset's crop block; radiomics features z-scored on training "
-        "patients; clinical variables coded as the preset says.",
-        m.existing("study.yaml"),
-    )
-    A["12c"] = (
-        REPORTED,
-        " ".join(x for x in (_deep_text(m), _classical_text(m)) if x)
-        + " Internal validation by the declared split.",
-        m.existing("study.yaml", "models"),
-    )
-    A["12d"] = (
-        NOT_DONE,
-        "Not assessed (single source; no per-centre or per-scanner analysis).",
-        [],
-    )
-    A["12e"] = (
-        REPORTED,
-        "Discrimination (AUC with CI), accuracy, sensitivity, specificity, "
-        f"PPV, NPV at {_threshold_text(m)}, and the tests the paper reports; see the "
-        "method paragraph of comparison.md.",
-        m.existing("comparison.md", "comparison.tsv") + performance,
-    )
-    A["12f"] = (NOT_DONE, "No model updating or recalibration.", [])
-    A["12g"] = (
-        REPORTED,
-        "Every model writes one probability per patient to the prediction "
-        "ledger, by the `hccer` step named in each rule; all statistics read only the "
-        f"ledger. Models in it: {models}.",
-        m.existing("ledger/ledger.csv"),
-    )
+        "3b": (
+            NOT_DONE,
+            "Patients with hepatocellular carcinoma before curative resection "
+            f"(the paper's population); intended use and users are {MANUSCRIPT}.",
+            [],
+        ),
+        "3c": (NOT_DONE, f"Not assessed by the workflow; {MANUSCRIPT}.", []),
+        "4": (
+            REPORTED,
+            "Re-develop the paper's models and evaluate them internally on "
+            f"{f.data_src}, beside the published numbers.",
+            m.existing("comparison.md", "study.yaml"),
+        ),
+    }
+
+
+def _data_and_participants(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 5a-6c: data sources, dates, setting, eligibility, treatments."""
+    st = m.study
+    oc = st["outcome"]
+    reg = m.config.get("registration", {})
+    return {
+        "5a": (
+            PARTLY if not f.syn else REPORTED,
+            f"Data: {f.data_src}. Input files are identified by SHA-256 hashes (clinical "
+            "sheet, mask sheet, per-patient DICOM and masks)"
+            + (
+                "; representativeness of real patients does not apply to simulated data."
+                if f.syn
+                else "; the source's representativeness is a manuscript item."
+            ),
+            m.existing("provenance.json", "cohort/flow.json"),
+        ),
+        "5b": (
+            NOT_DONE,
+            "Dates stay in the private clinical sheet; results carry no dates"
+            + (
+                f". The split cut-off date is {st['split']['date_cutoff']}."
+                if st["split"]["method"] == "holdout_date"
+                else "."
+            ),
+            [],
+        ),
+        "6a": (
+            (NOT_APPLICABLE if f.syn else NOT_DONE),
+            (
+                "Simulated scanners: "
+                + ", ".join(
+                    f"{k} ({v})" for k, v in (m.synthetic or {}).get("scanners", {}).items()
+                )
+                if f.syn
+                else f"Centres and setting are {MANUSCRIPT}."
+            ),
+            m.existing("provenance.json"),
+        ),
+        "6b": (
+            REPORTED,
+            f"Included: an outcome at {oc['horizon_days']} days (non-recurrent "
+            f"patients need ≥ {oc['min_followup_days']} days of follow-up), DICOM of "
+            f"phases {', '.join(st['phases'])} that triage accepts, tumour masks on "
+            f"{', '.join(st['mask_phases'])}, and registration passing QC (NCC ≥ "
+            f"{reg.get('min_ncc')}, Dice ≥ {reg.get('min_dice')}).",
+            m.existing("qc/summary.md", "qc/patient_status.tsv", "cohort/flow.json"),
+        ),
+        "6c": (
+            NOT_DONE,
+            f"Treatment is resection by design; other treatments are {MANUSCRIPT}.",
+            [],
+        ),
+    }
+
+
+def _preparation_and_outcome(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 7-8c: pre-processing, outcome definition, assessors, blinding."""
+    st = m.study
+    reg = m.config.get("registration", {})
+    crop = st["crop"]
+    return {
+        "7": (
+            REPORTED,
+            f"DICOM triaged into phases, converted to NIfTI, resampled to "
+            f"{m.config.get('preprocess', {}).get('spacing_mm')} mm, registered rigidly "
+            f"(antspyx {reg.get('type')}) to the {st['reference_phase']} phase with a QC "
+            f"gate, then cropped ({crop['mode']}, size {crop['size']}"
+            + (f", intensity {crop['intensity']['kind']}" if crop.get("intensity") else "")
+            + "). The same steps run for every patient; per-group checks were "
+            "not done.",
+            m.existing("qc/registration_gate.tsv", "qc/summary.md")
+            + m.glob("derivatives/sub-*/*_desc-registration_qc.png", 2)
+            + m.glob("crops/sub-*/*.png", 2)
+            + m.paper_files("crops"),
+        ),
+        "8a": (
+            REPORTED,
+            f"Early recurrence: recurrence within {st['outcome']['horizon_days']} days after "
+            "surgery, from surgery, recurrence and last follow-up dates; survival time and "
+            "event kept for Kaplan-Meier analyses.",
+            m.existing("cohort/outcome.tsv"),
+        ),
+        "8b": (
+            NOT_APPLICABLE if f.syn else NOT_DONE,
+            "Simulated outcome." if f.syn else f"Outcome assessors are {MANUSCRIPT}.",
+            [],
+        ),
+        "8c": (
+            NOT_APPLICABLE if f.syn else NOT_DONE,
+            "Simulated outcome." if f.syn else f"Blinding is {MANUSCRIPT}.",
+            [],
+        ),
+    }
+
+
+def _predictors_size_missing(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 9a-11: predictors, their assessors, sample size, missing data."""
+    st = m.study
+    return {
+        "9a": (
+            REPORTED,
+            "Predictors as the paper: image phases "
+            f"{', '.join(st.get('model_phases') or st['phases'])}"
+            + (
+                f"; clinical variables {', '.join(v['name'] for v in st['clinical']['variables'])}"
+                if st.get("clinical")
+                else ""
+            )
+            + ".",
+            m.existing("study.yaml"),
+        ),
+        "9b": (
+            REPORTED,
+            "Coding of each clinical variable (cut-offs, levels, scaling) and the "
+            "image crops are defined in the merged preset.",
+            m.existing("study.yaml", "cohort/outcome.tsv"),
+        ),
+        "9c": (
+            PARTLY,
+            "Tumour masks: reader r1 for modelling"
+            + ("; a second reader for inter-reader agreement" if st["second_reader"] else "")
+            + (". Simulated readers." if f.syn else f"; readers' qualifications are {MANUSCRIPT}."),
+            m.existing("radiomics/icc.tsv", "cohort/ivim_icc.json"),
+        ),
+        "10": (
+            PARTLY,
+            f"{m.flow.get('n_sheet')} patients in the sheet, {f.n_inc} included "
+            f"({m.flow.get('n_er')} ER with an outcome). "
+            + (
+                "The twin's size is set in the config (the paper's n for paper-size runs); "
+                if f.syn
+                else "The cohort's size was given; "
+            )
+            + "no sample-size calculation.",
+            m.existing("cohort/flow.json"),
+        ),
+        "11": (
+            REPORTED,
+            f"No imputation: a patient with a missing or unreadable value, input "
+            f"or failed QC is excluded and listed with the step and reason ({f.n_exc} "
+            f"excluded"
+            + (": " + "; ".join(f"{k} ({v})" for k, v in sorted(f.exc.items())) if f.exc else "")
+            + ").",
+            m.existing("qc/patient_status.tsv", "qc/summary.md"),
+        ),
+    }
+
+
+def _analysis(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 12a-12g: partitioning, predictor handling, models, measures, predictions."""
+    models = ", ".join(f"`{x}`" for x in m.ledger_models) or "none"
+    return {
+        "12a": (
+            REPORTED,
+            f"Declared split: {_split_text(m)}.",
+            m.existing("cohort/folds.json", "cohort/fold_table.tsv"),
+        ),
+        "12b": (
+            REPORTED,
+            "Images: resampled, registered, cropped and intensity-normalised "
+            "per the preset's crop block; radiomics features z-scored on training "
+            "patients; clinical variables coded as the preset says.",
+            m.existing("study.yaml"),
+        ),
+        "12c": (
+            REPORTED,
+            " ".join(x for x in (_deep_text(m), _classical_text(m)) if x)
+            + " Internal validation by the declared split.",
+            m.existing("study.yaml", "models"),
+        ),
+        "12d": (
+            NOT_DONE,
+            "Not assessed (single source; no per-centre or per-scanner analysis).",
+            [],
+        ),
+        "12e": (
+            REPORTED,
+            "Discrimination (AUC with CI), accuracy, sensitivity, specificity, "
+            f"PPV, NPV at {_threshold_text(m)}, and the tests the paper reports; see the "
+            "method paragraph of comparison.md.",
+            m.existing("comparison.md", "comparison.tsv") + f.performance,
+        ),
+        "12f": (NOT_DONE, "No model updating or recalibration.", []),
+        "12g": (
+            REPORTED,
+            "Every model writes one probability per patient to the prediction "
+            "ledger, by the `hccer` step named in each rule; all statistics read only the "
+            f"ledger. Models in it: {models}.",
+            m.existing("ledger/ledger.csv"),
+        ),
+    }
+
+
+def _imbalance_to_evaluation_data(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 13-16: class imbalance, fairness, model output, development vs evaluation."""
     weights = sorted({str(_resolved(m, n).get("class_weights", "none")) for n in _deep_runs(m)})
-    A["13"] = (
-        REPORTED if weights else NOT_DONE,
-        (
-            f"Deep models: class weights {', '.join(weights)}; no resampling; no recalibration."
-            if weights
-            else "No class-imbalance method is used."
+    return {
+        "13": (
+            REPORTED if weights else NOT_DONE,
+            (
+                f"Deep models: class weights {', '.join(weights)}; no resampling; no recalibration."
+                if weights
+                else "No class-imbalance method is used."
+            ),
+            [],
         ),
-        [],
-    )
-    A["14"] = (NOT_DONE, "No fairness analysis (no sociodemographic subgroup evaluation).", [])
-    A["15"] = (
-        REPORTED,
-        f"A probability of early recurrence per patient; classes at {_threshold_text(m)}.",
-        m.existing("ledger/ledger.csv", "comparison.md"),
-    )
-    A["16"] = (
-        REPORTED,
-        "Development and evaluation patients come from the same source and "
-        "pass the same eligibility and preprocessing; "
-        + (
-            "the test patients are later (temporal split)."
-            if st["split"]["method"] == "holdout_date"
-            else "they differ by the split only."
+        "14": (
+            NOT_DONE,
+            "No fairness analysis (no sociodemographic subgroup evaluation).",
+            [],
         ),
-        m.existing("cohort/fold_table.tsv"),
-    )
-    A["17"] = (
-        (NOT_APPLICABLE, "Simulated patients; no ethics approval needed.", [])
-        if syn
-        else (NOT_DONE, f"Ethics approval is {MANUSCRIPT}.", [])
-    )
+        "15": (
+            REPORTED,
+            f"A probability of early recurrence per patient; classes at {_threshold_text(m)}.",
+            m.existing("ledger/ledger.csv", "comparison.md"),
+        ),
+        "16": (
+            REPORTED,
+            "Development and evaluation patients come from the same source and "
+            "pass the same eligibility and preprocessing; "
+            + (
+                "the test patients are later (temporal split)."
+                if m.study["split"]["method"] == "holdout_date"
+                else "they differ by the split only."
+            ),
+            m.existing("cohort/fold_table.tsv"),
+        ),
+    }
+
+
+def _ethics_and_open_science(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 17-19: ethics, funding, conflicts, protocol, registration, sharing, PPI."""
+    out: dict[str, Answer] = {
+        "17": (
+            (NOT_APPLICABLE, "Simulated patients; no ethics approval needed.", [])
+            if f.syn
+            else (NOT_DONE, f"Ethics approval is {MANUSCRIPT}.", [])
+        )
+    }
     for k in ("18a", "18b", "18c", "18d"):
-        A[k] = (NOT_DONE, f"{MANUSCRIPT[0].upper()}{MANUSCRIPT[1:]}.", [])
-    A["18e"] = (
+        out[k] = (NOT_DONE, _MANUSCRIPT_SENTENCE, [])
+    out["18e"] = (
         (
             REPORTED,
             "The twin is regenerated exactly from the seed and generator "
             "version in provenance.json.",
             m.existing("provenance.json"),
         )
-        if syn
+        if f.syn
         else (
             NOT_DONE,
             f"Data availability is {MANUSCRIPT}; provenance.json identifies the inputs by hash.",
             m.existing("provenance.json"),
         )
     )
-    A["18f"] = (
+    out["18f"] = (
         REPORTED,
         "The workflow (code, presets, pinned environments) with its git "
         "commit and package versions in provenance.json.",
         m.existing("provenance.json"),
     )
-    A["19"] = (NOT_DONE, f"{MANUSCRIPT[0].upper()}{MANUSCRIPT[1:]}.", [])
-    A["20a"] = (
-        REPORTED,
-        f"{m.flow.get('n_sheet')} patients found, {n_inc} included, {n_exc} "
-        f"excluded (by step and reason in the QC summary); {m.flow.get('n_er')} with "
-        f"and {m.flow.get('n_ner')} without early recurrence among those with an "
-        "outcome.",
-        m.existing("qc/summary.md", "cohort/flow.json") + m.paper_files("flow"),
-    )
+    out["19"] = (NOT_DONE, _MANUSCRIPT_SENTENCE, [])
+    return out
+
+
+def _results_participants(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 20a-21: participant flow, characteristics, events per analysis."""
     t1 = m.paper_files("table1")
-    A["20b"] = (
-        (REPORTED if t1 else PARTLY),
-        "Baseline characteristics table"
-        + (
-            " written (the paper's Table 1 layout)."
-            if t1
-            else " not written by this run; counts are in cohort/flow.json."
+    return {
+        "20a": (
+            REPORTED,
+            f"{m.flow.get('n_sheet')} patients found, {f.n_inc} included, {f.n_exc} "
+            f"excluded (by step and reason in the QC summary); {m.flow.get('n_er')} with "
+            f"and {m.flow.get('n_ner')} without early recurrence among those with an "
+            "outcome.",
+            m.existing("qc/summary.md", "cohort/flow.json") + m.paper_files("flow"),
         ),
-        t1 or m.existing("cohort/flow.json"),
-    )
-    A["20c"] = (
-        PARTLY,
-        "Patients and ER events per split side are in the fold table"
-        + ("; predictors by group in the baseline table." if t1 else "."),
-        m.existing("cohort/fold_table.tsv") + t1,
-    )
-    A["21"] = (
-        REPORTED,
-        "Participants and events per development and evaluation set: " + _fold_counts(m) + ".",
-        m.existing("cohort/fold_table.tsv") + m.paper_files("fold_distribution"),
-    )
-    A["22"] = (
-        REPORTED if m.has("models") else NOT_DONE,
-        "Fitted models: network checkpoints and classical model records (coefficients "
-        "or importances, selected features) per fold under models/.",
-        m.existing("models") + m.paper_files("model_summary", "lasso_cv"),
-    )
-    A["23a"] = (
-        REPORTED if ok else NOT_DONE,
-        f"{ok} published numbers reproduced with CIs or fold SDs"
-        + (f"; not run here: {', '.join(f'`{x}`' for x in not_run)}" if not_run else "")
-        + ". No subgroup analysis.",
-        m.existing("comparison.md") + performance,
-    )
-    A["23b"] = (NOT_DONE, "Not assessed.", [])
-    A["24"] = (NOT_APPLICABLE, "No model updating.", [])
-    A["25"] = (
-        NOT_DONE,
-        f"Interpretation is {MANUSCRIPT}; comparison.md puts this run beside the paper.",
-        m.existing("comparison.md"),
-    )
-    A["26"] = (
-        PARTLY,
-        "Facts a discussion needs: "
-        + ("simulated data (the oracle AUC bounds every model); " if syn else "")
-        + "per-patient evaluation where the paper may differ (see comparison.md); "
-        + (f"models not run: {', '.join(not_run)}; " if not_run else "")
-        + f"{n_inc} patients.",
-        m.existing("comparison.md"),
-    )
-    A["27a"] = (
-        REPORTED,
-        "Unusable inputs are caught before modelling: triage (series, "
-        "phases, masks), value checks of the clinical sheet and the registration QC "
-        "gate exclude a patient with a named reason.",
-        m.existing("qc/patient_status.tsv"),
-    )
-    A["27b"] = (
-        PARTLY,
-        "Users supply tumour masks per phase (manual segmentation) and may "
-        "override the automatic phase classification with a manifest; the rest runs "
-        "unattended.",
-        [],
-    )
-    A["27c"] = (NOT_DONE, f"{MANUSCRIPT[0].upper()}{MANUSCRIPT[1:]}.", [])
-    return [Item(n, sec, text, *A[n]) for n, sec, text in ITEMS]
+        "20b": (
+            (REPORTED if t1 else PARTLY),
+            "Baseline characteristics table"
+            + (
+                " written (the paper's Table 1 layout)."
+                if t1
+                else " not written by this run; counts are in cohort/flow.json."
+            ),
+            t1 or m.existing("cohort/flow.json"),
+        ),
+        "20c": (
+            PARTLY,
+            "Patients and ER events per split side are in the fold table"
+            + ("; predictors by group in the baseline table." if t1 else "."),
+            m.existing("cohort/fold_table.tsv") + t1,
+        ),
+        "21": (
+            REPORTED,
+            "Participants and events per development and evaluation set: " + _fold_counts(m) + ".",
+            m.existing("cohort/fold_table.tsv") + m.paper_files("fold_distribution"),
+        ),
+    }
+
+
+def _results_model(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 22-24: model specification, performance, heterogeneity, updating."""
+    return {
+        "22": (
+            REPORTED if m.has("models") else NOT_DONE,
+            "Fitted models: network checkpoints and classical model records (coefficients "
+            "or importances, selected features) per fold under models/.",
+            m.existing("models") + m.paper_files("model_summary", "lasso_cv"),
+        ),
+        "23a": (
+            REPORTED if f.ok else NOT_DONE,
+            f"{f.ok} published numbers reproduced with CIs or fold SDs"
+            + (f"; not run here: {', '.join(f'`{x}`' for x in f.not_run)}" if f.not_run else "")
+            + ". No subgroup analysis.",
+            m.existing("comparison.md") + f.performance,
+        ),
+        "23b": (NOT_DONE, "Not assessed.", []),
+        "24": (NOT_APPLICABLE, "No model updating.", []),
+    }
+
+
+def _discussion(m: RunMeta, f: _Facts) -> dict[str, Answer]:
+    """Items 25-27c: interpretation, limitations, usability."""
+    return {
+        "25": (
+            NOT_DONE,
+            f"Interpretation is {MANUSCRIPT}; comparison.md puts this run beside the paper.",
+            m.existing("comparison.md"),
+        ),
+        "26": (
+            PARTLY,
+            "Facts a discussion needs: "
+            + ("simulated data (the oracle AUC bounds every model); " if f.syn else "")
+            + "per-patient evaluation where the paper may differ (see comparison.md); "
+            + (f"models not run: {', '.join(f.not_run)}; " if f.not_run else "")
+            + f"{f.n_inc} patients.",
+            m.existing("comparison.md"),
+        ),
+        "27a": (
+            REPORTED,
+            "Unusable inputs are caught before modelling: triage (series, "
+            "phases, masks), value checks of the clinical sheet and the registration QC "
+            "gate exclude a patient with a named reason.",
+            m.existing("qc/patient_status.tsv"),
+        ),
+        "27b": (
+            PARTLY,
+            "Users supply tumour masks per phase (manual segmentation) and may "
+            "override the automatic phase classification with a manifest; the rest runs "
+            "unattended.",
+            [],
+        ),
+        "27c": (NOT_DONE, _MANUSCRIPT_SENTENCE, []),
+    }
+
+
+# each answers a consecutive block of ITEMS; together they cover every item number
+_SECTIONS = (
+    _introduction,
+    _data_and_participants,
+    _preparation_and_outcome,
+    _predictors_size_missing,
+    _analysis,
+    _imbalance_to_evaluation_data,
+    _ethics_and_open_science,
+    _results_participants,
+    _results_model,
+    _discussion,
+)
+
+
+def build_checklist(m: RunMeta) -> list[Item]:
+    """Every TRIPOD+AI item with its status, answer and evidence for this run."""
+    facts = _facts(m)
+    answers: dict[str, Answer] = {}
+    for section in _SECTIONS:
+        answers.update(section(m, facts))
+    return [Item(n, sec, text, *answers[n]) for n, sec, text in ITEMS]
 
 
 def _deep_runs(m: RunMeta) -> list[str]:

@@ -419,21 +419,16 @@ def cmd_logistic(args) -> int:
 
 
 # ----------------------------------------------------------------------------- register
-def register(subparsers) -> None:
-    p = subparsers.add_parser("stats", help="statistics on the prediction ledger",
-                              description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="stats_command", metavar="<statistic>")
-    sub.required = True
+def _common(sp, ledger=True) -> None:
+    if ledger:
+        sp.add_argument("--ledger", required=True, help="prediction ledger (CSV or Parquet)")
+    sp.add_argument("--out", required=True, help="output file")
+    sp.add_argument("--level", type=float, default=0.95, help="confidence level")
 
-    def common(sp, ledger=True):
-        if ledger:
-            sp.add_argument("--ledger", required=True, help="prediction ledger (CSV or Parquet)")
-        sp.add_argument("--out", required=True, help="output file")
-        sp.add_argument("--level", type=float, default=0.95, help="confidence level")
 
+def _add_auc(sub) -> None:
     a = sub.add_parser("auc", help="AUC with CI per model and cohort")
-    common(a)
+    _common(a)
     a.add_argument("--model", action="append", help="model(s) to include (repeatable)")
     a.add_argument("--cohort")
     a.add_argument("--ledger-seed", type=int, help="only rows with this ledger seed")
@@ -444,14 +439,17 @@ def register(subparsers) -> None:
     a.add_argument("--figure", help="ROC figure STEM(.png/.pdf)")
     a.set_defaults(func=cmd_auc)
 
+
+def _add_delong(sub) -> None:
     d = sub.add_parser("delong", help="DeLong test of two AUCs and a Holm-adjusted matrix")
-    common(d)
+    _common(d)
     d.add_argument("--model-a", required=True)
     d.add_argument("--model-b", required=True)
     d.add_argument("--cohort")
     d.add_argument("--cohort-a")
     d.add_argument("--cohort-b")
     d.add_argument("--ledger-seed", type=int)
+    # neither flag: cmd_delong pairs when both sides score the same patients
     g = d.add_mutually_exclusive_group()
     g.add_argument("--paired", dest="paired", action="store_true", default=None)
     g.add_argument("--unpaired", dest="paired", action="store_false")
@@ -460,16 +458,20 @@ def register(subparsers) -> None:
     d.add_argument("--table", help="write the pairwise matrix as STEM.csv/.md/.tex")
     d.set_defaults(func=cmd_delong)
 
+
+def _add_threshold(sub) -> None:
     t = sub.add_parser("threshold", help="metrics at a threshold (score >= T is positive)")
-    common(t)
+    _common(t)
     t.add_argument("--model", required=True)
     t.add_argument("--ledger-seed", type=int)
     t.add_argument("--threshold", type=float)
     t.add_argument("--youden-from", help="choose the threshold by Youden's J in this cohort")
     t.set_defaults(func=cmd_threshold)
 
+
+def _add_calibration(sub) -> None:
     c = sub.add_parser("calibration", help="Hosmer-Lemeshow, Brier, intercept/slope, curve")
-    common(c)
+    _common(c)
     c.add_argument("--model", action="append")
     c.add_argument("--cohort")
     c.add_argument("--ledger-seed", type=int)
@@ -480,8 +482,10 @@ def register(subparsers) -> None:
     c.add_argument("--figure")
     c.set_defaults(func=cmd_calibration)
 
+
+def _add_dca(sub) -> None:
     x = sub.add_parser("dca", help="decision curves (CSV)")
-    common(x)
+    _common(x)
     x.add_argument("--model", action="append")
     x.add_argument("--cohort")
     x.add_argument("--ledger-seed", type=int)
@@ -490,8 +494,10 @@ def register(subparsers) -> None:
     x.add_argument("--figure")
     x.set_defaults(func=cmd_dca)
 
+
+def _add_km(sub) -> None:
     k = sub.add_parser("km", help="Kaplan-Meier, log-rank, Cox on a patient table")
-    common(k, ledger=False)
+    _common(k, ledger=False)
     k.add_argument("--table", required=True)
     k.add_argument("--time", required=True)
     k.add_argument("--event", required=True)
@@ -502,6 +508,9 @@ def register(subparsers) -> None:
     k.add_argument("--figure")
     k.set_defaults(func=cmd_km)
 
+
+def _add_table1(sub) -> None:
+    # no _common: --out is a stem and there is no confidence level
     b = sub.add_parser("table1", help="baseline table with a paper's test rule")
     b.add_argument("--table", required=True)
     b.add_argument("--group", required=True)
@@ -513,16 +522,20 @@ def register(subparsers) -> None:
     b.add_argument("--out", required=True, help="output STEM (.csv, .md, .tex, .json)")
     b.set_defaults(func=cmd_table1)
 
+
+def _add_folds(sub) -> None:
     f = sub.add_parser("folds", help="mean ± SD over CV folds")
-    common(f)
+    _common(f)
     f.add_argument("--model", action="append")
     f.add_argument("--cohort")
     f.add_argument("--threshold", type=float, default=0.5)
     f.add_argument("--table")
     f.set_defaults(func=cmd_folds)
 
+
+def _add_logistic(sub) -> None:
     lg = sub.add_parser("logistic", help="univariate -> multivariable logistic regression")
-    common(lg, ledger=False)
+    _common(lg, ledger=False)
     lg.add_argument("--table", required=True)
     lg.add_argument("--outcome", required=True)
     lg.add_argument("--predictors", required=True, help="comma list")
@@ -530,3 +543,18 @@ def register(subparsers) -> None:
     lg.add_argument("--table-out", help="write odds-ratio tables STEM_univariate/_multivariable")
     lg.add_argument("--figure", help="STEM_forest and STEM_nomogram figures")
     lg.set_defaults(func=cmd_logistic)
+
+
+# in the order `hccer stats --help` lists them
+_SUBCOMMANDS = (_add_auc, _add_delong, _add_threshold, _add_calibration, _add_dca, _add_km,
+                _add_table1, _add_folds, _add_logistic)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("stats", help="statistics on the prediction ledger",
+                              description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="stats_command", metavar="<statistic>")
+    sub.required = True
+    for add in _SUBCOMMANDS:
+        add(sub)
