@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hccer.classical.fit import fit_radiomics_fold
 from hccer.classical.models import CLASSIFIERS, fit_classifier, permuted
-from hccer.stats.ledger import validate_ledger
+from hccer.ledger import validate_ledger
 from hccer.stats.roc import auc
 
 

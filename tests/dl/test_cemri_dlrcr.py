@@ -223,7 +223,7 @@ def test_schema_takes_the_new_keys_and_rejects_bad_values(project_root):
 
 def test_holdout_jobs_resnets_then_dlrcr(tmp_path):
     from hccer.dl.job import run_job
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     crops, pids, train, test = _cohort(tmp_path)
     base = {"network": "stack", "epochs": 3, "batch_size": 8, "optimizer": "sgd", "lr": 0.05,

@@ -123,7 +123,7 @@ CLINICAL_9 = [
 
 def test_cv_job_writes_ledger_history_and_curves(tmp_path):
     from hccer.dl.job import run_job
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     crops = _cohort(tmp_path)
     study = {"key": "t", "phases": ["NC", "ART", "PV"], "crop": {"mode": "slices2d"},
@@ -153,7 +153,7 @@ def test_cv_job_writes_ledger_history_and_curves(tmp_path):
 def test_holdout_ensemble_job_and_gradcam(tmp_path):
     from hccer.dl.gradcam import run_gradcam
     from hccer.dl.job import run_job
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     crops = _cohort(tmp_path, mode="voi3d")
     study = {"key": "t", "phases": ["ART"], "model_phases": ["ART"], "crop": {"mode": "voi3d"},

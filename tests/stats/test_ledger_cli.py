@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hccer import ledger as L
 from hccer.cli import main
 from hccer.errors import InputError
-from hccer.stats import ledger as L
 from hccer.stats import logistic as LG
 from hccer.stats import tables
 
@@ -154,3 +154,4 @@ def test_cli_km_table1_logistic(tmp_path, shared_data):
                "sex,old,ph.ecog", "--alpha", "0.2", "--out", tmp_path / "lg.json",
                "--figure", tmp_path / "lg") == 0
     assert (tmp_path / "lg_forest.png").exists() and (tmp_path / "lg_nomogram.pdf").exists()
+

@@ -25,7 +25,7 @@ TINY = {"split": {"inner_folds": 2}, "crop": {"size": [32, 32]},
 
 
 def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     study = "cemri_dlrcr"
     root = tmp_path / "results" / study

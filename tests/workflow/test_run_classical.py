@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent
 
 
 def test_tiny_phase_attention_track(tmp_path):
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     study = "phase_attention"
     root = tmp_path / "results" / study

@@ -94,7 +94,7 @@ def test_rerun_has_nothing_to_do(ct_run):
 
 def test_both_3d_cnns_write_ledger_rows_and_gradcam(ct_run):
     import pandas as pd
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     tmp, _ = ct_run
     root = tmp / "results" / "ct_3dcnn"
@@ -164,7 +164,7 @@ def test_paper_tables_and_figures(ct_run):
     ones hccer.stats computes from the ledger."""
     import pandas as pd
     from hccer.config import load_yaml
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
     from hccer.stats.roc import auc_with_ci
     from hccer.stats.threshold import youden_threshold
 

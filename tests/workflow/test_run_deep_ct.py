@@ -44,7 +44,7 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
                for m in overrides["deep"]["run"] for k in range(n_folds)]
     res = run_snakemake(*targets, *args, cwd=ROOT, timeout=1500)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:]
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     ledger = pd.concat([read_ledger(t) for t in targets if t.endswith(".csv")])
     folds = json.loads((root / "cohort" / "folds.json").read_text())

@@ -57,7 +57,7 @@ def test_ivim_track_runs_through_snakemake(project_root, tmp_path):
 
 
 def _check_vit_outputs(root: Path, gated: list[str]) -> None:
-    from hccer.stats.ledger import read_ledger
+    from hccer.ledger import read_ledger
 
     folds = json.loads((root / "cohort" / "folds.json").read_text())
     train, test = sorted(folds["folds"][0]["train"]), sorted(folds["folds"][0]["test"])

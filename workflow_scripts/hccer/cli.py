@@ -24,6 +24,7 @@ STEP_MODULES = (
     "hccer.classical.cli",
     "hccer.dl.cli",
     "hccer.dl.ivim_cli",
+    "hccer.ledger_cli",
     "hccer.stats.cli",
     "hccer.paper.cli",
     "hccer.report.cli",

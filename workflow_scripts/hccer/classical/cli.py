@@ -51,11 +51,10 @@ def _load(args, view: str):
 
 
 def _write(args, ledger, record=None, record_path=None) -> None:
-    from hccer.jsonio import provenance, write_json, write_text
-    from hccer.stats.ledger import validate_ledger
+    from hccer.jsonio import provenance, write_json
+    from hccer.ledger import write_part
 
-    ledger = validate_ledger(ledger, file=args.out)
-    write_text(args.out, ledger.to_csv(index=False))
+    ledger = write_part(args.out, [ledger])
     if record_path:
         write_json(record_path, {**record, "provenance": provenance(args.seed)})
     print(f"{args.classical_command}: {len(ledger)} ledger rows, models "

@@ -9,14 +9,9 @@ import logging
 import numpy as np
 import pandas as pd
 
+from hccer import ledger
 from hccer.classical import clinical as clin
-from hccer.classical.models import (
-    coefficients,
-    fit_classifier,
-    ledger_rows,
-    permuted,
-    predict_proba,
-)
+from hccer.classical.models import coefficients, fit_classifier, permuted, predict_proba
 from hccer.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -42,7 +37,7 @@ def labels_of(outcome: pd.DataFrame, patients: list[str]) -> np.ndarray:
 def _rows_for(model_name, scorer, patients, outcome, cohort, fold, seed):
     if not patients:
         return []
-    return [ledger_rows(patients, scorer(patients), labels_of(outcome, patients), model_name,
+    return [ledger.rows(patients, scorer(patients), labels_of(outcome, patients), model_name,
                         cohort, fold, seed, outcome)]
 
 

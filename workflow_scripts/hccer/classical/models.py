@@ -5,7 +5,6 @@ seed (spec seed-002 section 4), or a seeded inner-CV grid search when the config
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 CLASSIFIERS = ("lr", "svm", "knn", "xgboost", "mlp", "rf", "logit")
 
@@ -101,15 +100,3 @@ def coefficients(model, names: list[str]) -> dict:
         imp = np.ravel(model.feature_importances_).tolist()
         return {"importance": dict(zip(names, imp, strict=True))}
     return {}
-
-
-def ledger_rows(patients, scores, labels, model: str, cohort: str, fold: int, seed: int,
-                outcome: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rows in the ledger schema; time/event come from outcome.tsv when given."""
-    df = pd.DataFrame({"patient_id": list(patients), "model": model,
-                       "score": np.asarray(scores, float), "label": np.asarray(labels, int),
-                       "cohort": cohort, "fold": int(fold), "seed": int(seed)})
-    if outcome is not None:
-        df["time"] = pd.to_numeric(outcome.loc[df["patient_id"], "time_days"]).to_numpy()
-        df["event"] = pd.to_numeric(outcome.loc[df["patient_id"], "event"]).to_numpy().astype(int)
-    return df

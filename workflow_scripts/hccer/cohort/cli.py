@@ -1,4 +1,4 @@
-"""CLI: hccer outcome | split | ledger | status (cohort-level steps)."""
+"""CLI: hccer outcome | split | status (cohort-level steps)."""
 
 from __future__ import annotations
 
@@ -32,13 +32,6 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="folds.json")
     p.add_argument("--table", help="fold distribution TSV")
     p.set_defaults(func=_split)
-
-    p = sub.add_parser("ledger", help="gather per-model ledger parts into one validated ledger",
-                       description="Concatenate prediction-ledger CSVs written by the model "
-                       "jobs, validate the result against the ledger schema, write one CSV.")
-    p.add_argument("--parts", nargs="*", default=[], help="ledger CSV parts")
-    p.add_argument("--out", required=True, help="the study ledger CSV")
-    p.set_defaults(func=_ledger)
 
     p = sub.add_parser("status", help="per-patient status table and run summary")
     p.add_argument("--study", required=True)
@@ -185,22 +178,4 @@ def _status(args) -> int:
     write_text(args.summary, summary_markdown(table, study["key"]))
     n_exc = int((table["status"] == "excluded").sum())
     print(f"status: {len(table) - n_exc} included, {n_exc} excluded (see {args.summary})")
-    return 0
-
-
-def _ledger(args) -> int:
-    import pandas as pd
-
-    from hccer.jsonio import write_text
-    from hccer.stats.ledger import read_table, validate_ledger
-
-    columns = ["patient_id", "model", "score", "label", "cohort", "fold", "seed", "time", "event"]
-    parts = [read_table(p) for p in args.parts]
-    if parts:
-        df = validate_ledger(pd.concat(parts, ignore_index=True), file=args.out)
-        df = df.sort_values(["model", "cohort", "seed", "patient_id"], kind="stable")
-    else:
-        df = pd.DataFrame(columns=columns)
-    write_text(args.out, df.to_csv(index=False))
-    print(f"ledger: {len(df)} rows, {df['model'].nunique()} models from {len(parts)} part(s)")
     return 0

@@ -204,8 +204,9 @@ def fit_all(study: dict, features: dict[str, str], outcome: pd.DataFrame, split:
             outcome_file=None) -> tuple[pd.DataFrame, dict]:
     """Ledger rows (train and test cohorts) and the record of every selection and fit."""
     from hccer.classical.fit import labels_of
-    from hccer.classical.models import ledger_rows, predict_proba
+    from hccer.classical.models import predict_proba
     from hccer.dl import ivim_config
+    from hccer.ledger import rows as ledger_rows
     from hccer.stats.roc import auc
 
     cfg = ivim_config.block(study)
@@ -281,7 +282,7 @@ def run_fit(study: dict, features: dict[str, str], outcome_path: str, folds_path
             ivim_path: str | None = None, extractors: list[str] | None = None) -> dict:
     from hccer.classical.clinical import outcome_frame
     from hccer.jsonio import provenance, read_json, write_json, write_text
-    from hccer.stats.ledger import validate_ledger
+    from hccer.ledger import validate_ledger
 
     split = read_json(folds_path)
     outcome = outcome_frame(outcome_path)

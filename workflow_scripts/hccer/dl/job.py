@@ -296,34 +296,27 @@ def _train_members(model, cfg: dict, tcfg, members: list, samples, patients: lis
 
 
 def _ledger_rows(outcome: pd.DataFrame, cohorts: list, patients: list[str], score, labels,
-                 experiment: str, fold: int, seed: int) -> list[dict]:
-    """One ledger row per scored patient of each (cohort, patients) pair."""
-    rows = []
+                 experiment: str, fold: int, seed: int) -> list[pd.DataFrame]:
+    """The job's ledger rows, one frame per (cohort, patients) pair."""
+    from hccer import ledger
+
     times = outcome.set_index("patient")
-    for cohort, pids in cohorts:
-        for pid in pids:
-            i = patients.index(pid)
-            t, e = times.loc[pid, "time_days"], times.loc[pid, "event"]
-            rows.append({"patient_id": pid, "model": experiment, "score": float(score[i]),
-                         "label": int(labels[i]), "cohort": cohort, "fold": int(fold),
-                         "seed": int(seed), "time": float(t) if str(t) != "" else np.nan,
-                         "event": int(float(e)) if str(e) != "" else np.nan})
-    return rows
+    at = {p: i for i, p in enumerate(patients)}
+    return [ledger.rows(pids, [score[at[p]] for p in pids], [labels[at[p]] for p in pids],
+                        experiment, cohort, fold, seed, times) for cohort, pids in cohorts]
 
 
-def _write_outputs(rows: list[dict], histories: list[dict], out: Path, ledger_path: str,
+def _write_outputs(rows: list[pd.DataFrame], histories: list[dict], out: Path, ledger_path: str,
                    title: str, checkpoint: dict, n_members: int) -> pd.DataFrame:
     """Ledger part, history, curves and checkpoint; the resume files go once the checkpoint
     holds every member. Returns the history table."""
     import torch
 
+    from hccer import ledger
     from hccer.dl.figures import curves
     from hccer.jsonio import write_text
-    from hccer.stats.ledger import validate_ledger
 
-    ledger = validate_ledger(pd.DataFrame(rows), file=ledger_path)
-    Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
-    write_text(ledger_path, ledger.to_csv(index=False))
+    ledger.write_part(ledger_path, rows)
     hist = pd.DataFrame(histories)
     write_text(out / "history.tsv", hist.to_csv(sep="\t", index=False, float_format="%.6g"))
     curves(hist, out / "curves.png", title)

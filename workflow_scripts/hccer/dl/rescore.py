@@ -22,12 +22,12 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
     that have a crop among `crops`; the others are listed in the log, not guessed."""
     import torch
 
+    from hccer import ledger
     from hccer.dl import networks
     from hccer.dl.data import load_samples, patient_of
     from hccer.dl.job import channels_for
     from hccer.dl.train import job_device, patient_scores, predict
-    from hccer.jsonio import read_json, write_text
-    from hccer.stats.ledger import validate_ledger
+    from hccer.jsonio import read_json
 
     dev = job_device(device, threads)
     ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
@@ -74,16 +74,9 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
     er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
     times = pd.read_csv(outcome_path, sep="\t", dtype={"patient": str},
                         keep_default_na=False).set_index("patient")
-    rows = []
-    for i, pid in enumerate(patients):
-        t, e = times.loc[pid, "time_days"], times.loc[pid, "event"]
-        rows.append({"patient_id": pid, "model": model_name, "score": float(score[i]),
-                     "label": er[pid], "cohort": "test", "fold": int(ck["fold"]),
-                     "seed": int(ck["seed"]), "time": float(t) if str(t) != "" else np.nan,
-                     "event": int(float(e)) if str(e) != "" else np.nan})
-    ledger = validate_ledger(pd.DataFrame(rows), file=ledger_path)
-    Path(ledger_path).parent.mkdir(parents=True, exist_ok=True)
-    write_text(ledger_path, ledger.to_csv(index=False))
+    rows = ledger.rows(patients, score, [er[p] for p in patients], model_name, "test",
+                       int(ck["fold"]), int(ck["seed"]), times)
+    written = ledger.write_part(ledger_path, [rows])
     log.info("%s: %d test patients scored on the given crops with %s", model_name,
              len(patients), Path(checkpoint).parent.name)
-    return ledger
+    return written

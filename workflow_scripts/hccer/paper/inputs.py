@@ -49,7 +49,7 @@ class Inputs:
     # -- ledger -----------------------------------------------------------------------------
     @cached_property
     def ledger_df(self) -> pd.DataFrame | None:
-        from hccer.stats.ledger import read_ledger
+        from hccer.ledger import read_ledger
 
         return read_ledger(self.ledger) if self.ledger else None
 

@@ -93,9 +93,9 @@ def _json(path):
 
 def run_comparison(args) -> int:
     from hccer.jsonio import write_text
+    from hccer.ledger import read_ledger
     from hccer.report import compare as C
     from hccer.report.published import check_published
-    from hccer.stats.ledger import read_ledger
 
     study = _study(args)
     block = check_published(study)

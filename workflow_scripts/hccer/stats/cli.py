@@ -44,7 +44,7 @@ def _write(args, payload: dict, seed=None) -> None:
 
 
 def _load(args, probability: bool = False):
-    from hccer.stats import ledger as L
+    from hccer import ledger as L
 
     df = L.read_ledger(args.ledger)
     if getattr(args, "model", None):
@@ -73,7 +73,7 @@ def _one_seed(df, args):
 
 # ---------------------------------------------------------------------------------- auc
 def cmd_auc(args) -> int:
-    from hccer.stats import ledger as L
+    from hccer import ledger as L
     from hccer.stats import roc
 
     df = _load(args)
@@ -107,8 +107,8 @@ def cmd_auc(args) -> int:
 
 # ------------------------------------------------------------------------------- delong
 def cmd_delong(args) -> int:
+    from hccer import ledger as L
     from hccer.errors import InputError
-    from hccer.stats import ledger as L
     from hccer.stats import roc
 
     df = _one_seed(L.read_ledger(args.ledger) if args.ledger_seed is None else
@@ -170,8 +170,8 @@ def cmd_delong(args) -> int:
 
 # ---------------------------------------------------------------------------- threshold
 def cmd_threshold(args) -> int:
+    from hccer import ledger as L
     from hccer.errors import InputError
-    from hccer.stats import ledger as L
     from hccer.stats import threshold as T
 
     df = _one_seed(_load(args), args)
@@ -199,8 +199,8 @@ def cmd_threshold(args) -> int:
 
 # -------------------------------------------------------------------------- calibration
 def cmd_calibration(args) -> int:
+    from hccer import ledger as L
     from hccer.stats import calibration as C
-    from hccer.stats import ledger as L
 
     df = _one_seed(_load(args, probability=True), args)
     results, panels = [], {}
@@ -230,10 +230,10 @@ def cmd_calibration(args) -> int:
 def cmd_dca(args) -> int:
     import pandas as pd
 
+    from hccer import ledger as L
     from hccer.errors import InputError
     from hccer.jsonio import write_text
     from hccer.stats import dca as D
-    from hccer.stats import ledger as L
 
     df = _one_seed(_load(args, probability=True), args)
     try:
@@ -273,8 +273,8 @@ def cmd_dca(args) -> int:
 
 # ----------------------------------------------------------------------------------- km
 def cmd_km(args) -> int:
+    from hccer import ledger as L
     from hccer.errors import InputError
-    from hccer.stats import ledger as L
     from hccer.stats import survival as S
 
     tab = L.read_table(args.table)
@@ -330,9 +330,9 @@ def cmd_km(args) -> int:
 
 # ------------------------------------------------------------------------------- table1
 def cmd_table1(args) -> int:
+    from hccer import ledger as L
     from hccer.errors import InputError
     from hccer.jsonio import write_json
-    from hccer.stats import ledger as L
     from hccer.stats import table1 as T
     from hccer.stats.tables import write_table
 
@@ -379,8 +379,8 @@ def cmd_folds(args) -> int:
 
 # ----------------------------------------------------------------------------- logistic
 def cmd_logistic(args) -> int:
+    from hccer import ledger as L
     from hccer.errors import InputError
-    from hccer.stats import ledger as L
     from hccer.stats import logistic as LG
 
     tab = L.read_table(args.table)

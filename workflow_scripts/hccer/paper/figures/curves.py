@@ -95,9 +95,9 @@ def roc(item: dict, inp: Inputs):
 
 # -- calibration ---------------------------------------------------------------------------------
 def calibration(item: dict, inp: Inputs):
+    from hccer.ledger import require_probability
     from hccer.stats.calibration import calibration as calib
     from hccer.stats.figures import draw_calibration
-    from hccer.stats.ledger import require_probability
 
     spec, stats = inp.spec, inp.spec["stats"]
     panels = item_panels(item)
@@ -168,9 +168,9 @@ def calibration(item: dict, inp: Inputs):
 
 # -- decision curves -----------------------------------------------------------------------------
 def dca(item: dict, inp: Inputs):
+    from hccer.ledger import require_probability
     from hccer.stats import dca as D
     from hccer.stats.figures import draw_dca
-    from hccer.stats.ledger import require_probability
 
     spec, stats = inp.spec, inp.spec["stats"]
     start, stop, step = stats["dca_thresholds"]

@@ -49,7 +49,7 @@ def threshold_for(item: dict, inp: Inputs, model: str,
                   cohort: str | None = None) -> tuple[float, str]:
     """The item's cut-off for `model`: fixed, or Youden's J on another cohort's rows, or
     (`youden_from: own`, MedCalc's default criterion) on the rows of `cohort` itself."""
-    from hccer.stats.ledger import check_binary_outcome
+    from hccer.ledger import check_binary_outcome
     from hccer.stats.threshold import youden_threshold
 
     if item.get("youden_from") == "own":

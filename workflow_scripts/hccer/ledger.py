@@ -1,4 +1,6 @@
-"""The prediction ledger: reading and schema validation.
+"""The prediction ledger, the one contract between models and statistics: its schema, the rows
+every model writes (`rows`, `write_part`), the study ledger gathered from the parts (`gather`),
+reading and validation, and the row selections the statistics make.
 
 The column rules come from `ledger.schema.json` (one row = one JSON object under that closed
 schema); they are applied column-wise with pandas so a ledger of a million rows validates in
@@ -29,6 +31,45 @@ _MAX_LISTED = 5
 def schema() -> dict:
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         return json.load(f)
+
+
+def columns() -> list[str]:
+    """Every ledger column, in the schema's order."""
+    return list(schema()["properties"])
+
+
+def rows(patients, scores, labels, model: str, cohort: str, fold: int, seed: int,
+         outcome: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One model's rows for `patients` of one cohort; `time`/`event` from the outcome table
+    (indexed by pseudonym, columns `time_days`, `event`) when given."""
+    df = pd.DataFrame({"patient_id": list(patients), "model": model,
+                       "score": np.asarray(scores, float), "label": np.asarray(labels, int),
+                       "cohort": cohort, "fold": int(fold), "seed": int(seed)})
+    if outcome is not None:
+        follow = outcome.loc[df["patient_id"]]
+        df["time"] = pd.to_numeric(follow["time_days"], errors="coerce").to_numpy(float)
+        df["event"] = pd.to_numeric(follow["event"], errors="coerce").to_numpy(float)
+    return df
+
+
+def write_part(path: str | Path, parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Validate one job's rows and write them as its ledger part (CSV)."""
+    from hccer.jsonio import write_text
+
+    ledger = validate_ledger(pd.concat(parts, ignore_index=True), file=path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, ledger.to_csv(index=False))
+    return ledger
+
+
+def gather(parts: list[str | Path], out: str | Path) -> pd.DataFrame:
+    """The study ledger: every part, validated together (a patient scored twice by one model,
+    cohort and seed is an error), in a stable order."""
+    frames = [read_table(p) for p in parts]
+    if not frames:
+        return pd.DataFrame(columns=columns())
+    df = validate_ledger(pd.concat(frames, ignore_index=True), file=out)
+    return df.sort_values(["model", "cohort", "seed", "patient_id"], kind="stable")
 
 
 def _listed(values) -> str:
