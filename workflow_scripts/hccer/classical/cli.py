@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _write(args, ledger, record=None, record_path=None) -> None:
           f"{', '.join(sorted(ledger['model'].unique()))} -> {args.out}")
 
 
-def _block(study: dict, name: str):
+def _block(study: Mapping, name: str):
     from hccer.errors import ConfigError
 
     block = study.get(name)

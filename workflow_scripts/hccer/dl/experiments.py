@@ -7,6 +7,8 @@ settings, `network` (a registry name) and `net` (that builder's keyword argument
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from hccer.config import deep_merge
 from hccer.errors import ConfigError
 
@@ -64,7 +66,7 @@ def run_list(deep: dict) -> list[str]:
     return out
 
 
-def jobs(study: dict) -> list[tuple[str, int, int]]:
+def jobs(study: Mapping) -> list[tuple[str, int, int]]:
     """(experiment, outer fold, seed) of every training job the preset's `deep` block asks
     for; the number of outer folds follows from the split (k-fold: n_folds, hold-out: 1)."""
     deep = study.get("deep") or {}

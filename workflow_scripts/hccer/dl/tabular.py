@@ -9,6 +9,7 @@ inputs of the radiomics and CR models of the same fold.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def radiomics_block(features_path: str, record_path: str, patients: list[str]) -
     return features.loc[patients, selected].astype(float)
 
 
-def clinical_block(study: dict, outcome: pd.DataFrame, record_path: str, patients: list[str],
+def clinical_block(study: Mapping, outcome: pd.DataFrame, record_path: str, patients: list[str],
                    outcome_file=None) -> pd.DataFrame:
     """The clinical model's selected variables of `patients`, coded as that model codes
     them (the study's `clinical.variables`)."""
@@ -101,7 +102,7 @@ def clinical_block(study: dict, outcome: pd.DataFrame, record_path: str, patient
     return code_table(outcome.loc[patients], [specs[c] for c in chosen], outcome_file)
 
 
-def build(study: dict, cfg: dict, outcome: pd.DataFrame, patients: list[str],
+def build(study: Mapping, cfg: dict, outcome: pd.DataFrame, patients: list[str],
           train: list[str], files: TabularFiles, outcome_file=None) -> Tabular | None:
     """The experiment's tabular matrix for `patients`, z-scored with the mean and SD (ddof 0;
     SD 0 -> 1) of the `train` patients only. None when the experiment reads no tables.

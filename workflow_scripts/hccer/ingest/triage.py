@@ -11,6 +11,7 @@ import csv
 import io
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from hccer.errors import InputError
@@ -37,7 +38,7 @@ MANIFEST_COLUMNS = (
 GEOMETRY_KEYS = ("size", "spacing", "origin", "direction")
 
 
-def required_phases(study: dict) -> list[str]:
+def required_phases(study: Mapping) -> list[str]:
     """Phases a patient cannot do without: the model's, the reference and the mask phases."""
     need = list(study.get("model_phases") or study["phases"])
     for p in [study.get("reference_phase"), *(study.get("mask_phases") or [])]:
@@ -94,7 +95,7 @@ def read_override(path: str | Path, patient: str) -> list[dict]:
                 if (row.get("patient") or "").strip() == patient]
 
 
-def triage_patient(patient_dir: str | Path, patient: str, study: dict, *,
+def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
                    masks: str | Path | None = None, source_id: str | None = None,
                    override: str | Path | None = None) -> tuple[list[dict], dict]:
     """Scan, group, classify and check one patient. Returns (manifest rows, status)."""
@@ -194,7 +195,7 @@ def _apply_override(rows: list[dict], records: list[dict], classes: list[dict], 
         problems[:] = [p for p in problems if not p["reason"].startswith(f"phase {phase} ")]
 
 
-def _check_phases(study: dict, records: list[dict], classes: list[dict], picked: dict, problem,
+def _check_phases(study: Mapping, records: list[dict], classes: list[dict], picked: dict, problem,
                   warnings: list[str]) -> None:
     """Missing phases (a problem when required) and picked series that form no volume."""
     required = required_phases(study)
@@ -212,7 +213,7 @@ def _check_phases(study: dict, records: list[dict], classes: list[dict], picked:
                     f"{records[i]['geometry_error']}", records[i]["folder"])
 
 
-def _mask_checks(masks: str | Path, source_id: str | None, study: dict, records: list[dict],
+def _mask_checks(masks: str | Path, source_id: str | None, study: Mapping, records: list[dict],
                  picked: dict, patient: str) -> tuple[list[dict], list[str], list[dict]]:
     """(problems, warnings, mask summaries) of the patient's masks against the picked series;
     an unreadable mask sheet is one problem of this patient, not an error."""
@@ -238,7 +239,7 @@ def safe_provenance() -> dict:
     return prov
 
 
-def _missing_reason(phase: str, study: dict, records: list[dict], classes: list[dict]) -> str:
+def _missing_reason(phase: str, study: Mapping, records: list[dict], classes: list[dict]) -> str:
     """Name excluded series whose description points at the missing phase."""
     names = {"CT": {"NC": "pre", "ART": "arterial", "PV": "portal", "DL": "delayed"},
              "MR": {"AP": "arterial", "PVP": "portal", "DP": "delayed"}}

@@ -9,6 +9,7 @@ record each listed module's output shape in execution order.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -26,7 +27,7 @@ def _size(v, dims: int = 1) -> str:
     return "×".join(str(int(x)) for x in v)
 
 
-def sample_shape(study: dict, cfg: dict, meta: dict) -> tuple[int, ...]:
+def sample_shape(study: Mapping, cfg: dict, meta: dict) -> tuple[int, ...]:
     """One training sample's shape (C, ...) for experiment `cfg` from a crop's metadata."""
     from hccer.dl.job import channels_for
 

@@ -20,6 +20,7 @@ the box edge; the box itself may extend past the volume, where the fill value is
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -312,7 +313,7 @@ def crop_bbox3d(stack: np.ndarray, mask: np.ndarray, bvals: list[float], spacing
 
 
 # ---------------------------------------------------------------- step
-def run_crop(study: dict, patient: str, images: dict, masks: dict, out_npz, meta_path,
+def run_crop(study: Mapping, patient: str, images: dict, masks: dict, out_npz, meta_path,
              qc_png=None) -> dict:
     """File-level step: read, crop per the preset, write arrays (.npz) and metadata (.json)."""
 

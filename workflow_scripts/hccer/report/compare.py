@@ -12,6 +12,7 @@ log-rank test of high vs low risk at the cut-off; Hosmer-Lemeshow. K-fold studie
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -230,7 +231,7 @@ def _kfold(item: dict, rows: pd.DataFrame, block: dict, seed: int) -> Reproduced
 
 
 def reproduce(
-    item: dict, ledger: pd.DataFrame | None, study: dict, block: dict, seed: int = 0
+    item: dict, ledger: pd.DataFrame | None, study: Mapping, block: dict, seed: int = 0
 ) -> list[Reproduced]:
     """This run's value of one published item, one per ledger seed of the model."""
     models = None if ledger is None else set(ledger["model"])
@@ -253,7 +254,7 @@ def reproduce(
 
 
 def compare(
-    ledger: pd.DataFrame | None, study: dict, block: dict | None = None, seed: int = 0
+    ledger: pd.DataFrame | None, study: Mapping, block: dict | None = None, seed: int = 0
 ) -> pd.DataFrame:
     """One row per published item (and ledger seed of its model): published beside reproduced."""
     block = check_published(study if block is None else {**study, "published": block})
@@ -283,7 +284,7 @@ def compare(
 
 
 def other_models(
-    ledger: pd.DataFrame | None, study: dict, block: dict, seed: int = 0
+    ledger: pd.DataFrame | None, study: Mapping, block: dict, seed: int = 0
 ) -> pd.DataFrame:
     """AUC of every ledger model no published item names (controls, extra comparators)."""
     if ledger is None:
@@ -356,7 +357,7 @@ def _patients(r: dict, kfold: bool) -> str:
     return text + (f", {r['n_folds']} folds" if kfold else "")
 
 
-def method_text(study: dict, block: dict) -> str:
+def method_text(study: Mapping, block: dict) -> str:
     """How the reproduced numbers were computed, in one paragraph."""
     ci = block.get("auc_ci") or {}
     ci_name = {
@@ -440,7 +441,7 @@ def data_text(source: str, synthetic: dict | None, flow: dict | None, folds: dic
     return " ".join(parts)
 
 
-def _header(study: dict, block: dict, data: str) -> list[str]:
+def _header(study: Mapping, block: dict, data: str) -> list[str]:
     """Title, the paper's citation, and where the data and both sets of numbers come from."""
     paper = study.get("paper") or {}
     cohorts = block.get("cohorts") or {}
@@ -560,7 +561,7 @@ def _others_section(others: pd.DataFrame, kfold: bool) -> list[str]:
 
 
 def render_markdown(
-    table: pd.DataFrame, others: pd.DataFrame, study: dict, block: dict, data: str
+    table: pd.DataFrame, others: pd.DataFrame, study: Mapping, block: dict, data: str
 ) -> str:
     kfold = study["split"]["method"] == "kfold"
     lines = (

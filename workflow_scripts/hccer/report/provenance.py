@@ -14,6 +14,7 @@ import csv
 import hashlib
 import platform
 import subprocess
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -148,7 +149,7 @@ def workflow_revision(folder: str | Path | None) -> dict:
     return {"git_commit": head, "uncommitted_changes": dirty}
 
 
-def seeds(config: dict, study: dict, folds: dict | None) -> dict:
+def seeds(config: dict, study: Mapping, folds: dict | None) -> dict:
     out = {
         "config_seed": int(config["seed"]),
         "registration_seed": int(config["seed"]),
@@ -166,7 +167,7 @@ def seeds(config: dict, study: dict, folds: dict | None) -> dict:
 
 def build(
     config: dict,
-    study: dict,
+    study: Mapping,
     folds: dict | None,
     hashes: dict,
     synthetic: dict | None = None,

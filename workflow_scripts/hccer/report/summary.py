@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from hccer.report.published import model_sources
@@ -26,7 +27,7 @@ def ledger_models(path: str | Path) -> list[str]:
 
 
 def run_summary(
-    root: str | Path, study: dict, source: str, synthetic_record: str | Path | None = None
+    root: str | Path, study: Mapping, source: str, synthetic_record: str | Path | None = None
 ) -> dict:
     root = Path(root)
     out: dict = {

@@ -8,6 +8,7 @@ manuscript's discussion) are marked as such rather than filled with invented tex
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +160,7 @@ class Item:
 class RunMeta:
     """What the checklist reads: the merged preset, config and cohort facts of one run."""
 
-    study: dict
+    study: Mapping
     config: dict
     flow: dict
     status: list[dict]
@@ -798,7 +799,7 @@ def _fold_counts(m: RunMeta) -> str:
     return "; ".join(f"{r['side']} {r['n']} ({r['n_er']} ER)" for r in rows)
 
 
-def render(items: list[Item], study: dict) -> str:
+def render(items: list[Item], study: Mapping) -> str:
     """Markdown checklist; evidence paths are relative to the checklist's folder."""
     lines = [
         f"# TRIPOD+AI checklist: {study['key']}",
