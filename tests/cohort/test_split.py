@@ -68,3 +68,14 @@ def test_leakage_check_fails_on_overlap():
 def test_too_few_patients_for_folds():
     with pytest.raises(ValueError, match="fewer than 10"):
         make_split(cohort(5, 20), {"method": "kfold", "n_folds": 10}, seed=0)
+
+
+def test_outer_fold_lookup_names_the_folds_the_split_has():
+    from hccer.cohort.split import outer_fold
+    from hccer.errors import InputError
+
+    split = {"folds": [{"fold": 0, "train": ["a"], "test": ["b"]},
+                       {"fold": 1, "train": ["b"], "test": ["a"]}]}
+    assert outer_fold(split, "1")["test"] == ["a"]
+    with pytest.raises(InputError, match=r"fold 4 is not in the split; its folds are \[0, 1\]"):
+        outer_fold(split, 4, file="folds.json")

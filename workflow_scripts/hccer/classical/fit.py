@@ -19,11 +19,10 @@ log = logging.getLogger(__name__)
 
 def fold_sides(split: dict, fold: int) -> tuple[list[str], list[str], bool]:
     """(train, test, holdout?) of one outer fold of folds.json."""
-    for f in split["folds"]:
-        if int(f["fold"]) == int(fold):
-            return list(f["train"]), list(f["test"]), len(split["folds"]) == 1
-    raise InputError(f"fold {fold} is not in the split; folds are "
-                     f"{[f['fold'] for f in split['folds']]}")
+    from hccer.cohort.split import outer_fold
+
+    f = outer_fold(split, fold)
+    return list(f["train"]), list(f["test"]), len(split["folds"]) == 1
 
 
 def labels_of(outcome: pd.DataFrame, patients: list[str]) -> np.ndarray:

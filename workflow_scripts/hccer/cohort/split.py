@@ -72,6 +72,18 @@ def make_split(table: pd.DataFrame, spec: dict, seed: int) -> dict:
     return result
 
 
+def outer_fold(split: dict, fold: int, file=None) -> dict:
+    """One outer fold of folds.json ({fold, train, test}); a fold the split lacks is an
+    InputError naming the folds it has."""
+    from hccer.errors import InputError
+
+    for f in split["folds"]:
+        if int(f["fold"]) == int(fold):
+            return f
+    raise InputError(f"fold {fold} is not in the split; its folds are "
+                     f"{[f['fold'] for f in split['folds']]}", file=file)
+
+
 def check_leakage(split: dict) -> None:
     """Raise if any patient is both trained and tested on within one fold."""
     for fold in split["folds"]:
