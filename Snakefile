@@ -16,6 +16,8 @@ configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 report: "report/workflow.rst"
 
 
+# common.smk first: the stages read only its names and their own, so their order is free,
+# except that the model tracks' order is the order of their parts in the ledger.
 include: "rules/common.smk"
 include: "rules/study.smk"
 include: "rules/synth.smk"
@@ -24,6 +26,7 @@ include: "rules/preprocess.smk"
 include: "rules/cohort.smk"
 include: "rules/ivim.smk"
 include: "rules/radiomics.smk"
+include: "rules/classical.smk"
 include: "rules/train.smk"
 include: "rules/vit.smk"
 include: "rules/ledger.smk"

@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from bench_train import NETWORKS, bench
 from hccer.config import deep_merge, load_study, load_yaml
-from hccer.dl import experiments, ivim_config
+from hccer.dl import experiments
+from hccer.ivimvit import config as ivim_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ["phase_attention", "deep_fusion", "cemri_dlrcr", "ivim_vit", "ct_3dcnn"]

@@ -29,7 +29,8 @@ import pandas as pd
 import yaml
 from _run_folder import missing_from_run
 from hccer.cohort.split import make_split
-from hccer.dl import experiments, ivim_config
+from hccer.dl import experiments
+from hccer.ivimvit import config as ivim_config
 from hccer.stats.roc import auc
 
 HCCER = str(Path(sys.executable).parent / "hccer")

@@ -68,7 +68,7 @@ rule patient_status:
 
 rule write_pseudonym_map:
     output:
-        f"{PRIVATE}/pseudonyms.tsv",
+        PRIV.pseudonyms(),
     params:
         pairs=sorted(PID.items()),
     log:

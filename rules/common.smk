@@ -1,4 +1,7 @@
-# Config + study preset validation, the patient list, pseudonyms and the path layout.
+# Config + study preset validation, the patient list, pseudonyms and the path layout, and every
+# name that several stages read. Each stage's .smk reads only names from here and its own, so
+# the include order of the stages carries no meaning, except that the model tracks register
+# their ledger parts in include order (the order of `hccer ledger --parts`).
 # Everything here runs at DAG-build time, so it stays cheap: no image is opened.
 
 import csv
@@ -8,7 +11,10 @@ from pathlib import Path
 
 from hccer.config import load_study, validate
 from hccer.ids import pseudonymise
-from hccer.paths import Layout
+from hccer.paper import rules as paperrules
+from hccer.paper import spec as paperspec
+from hccer.paths import Layout, PrivateLayout, SyntheticLayout
+from hccer.radiomics.rules import outer_folds
 
 # Rules call `hccer`; make the environment that runs Snakemake provide it even when it is
 # not activated (e.g. `.venv/bin/snakemake`). Conda rule envs put their own bin first.
@@ -22,7 +28,7 @@ validate(config, os.path.join(workflow.basedir, "config", "schemas", "config.sch
 STUDY = load_study(config, workflow.basedir)
 KEY = STUDY["key"]
 L = Layout(config["results"], KEY)
-PRIVATE = f"{config.get('private', 'private')}/{KEY}"
+PRIV = PrivateLayout(config.get("private", "private"), KEY)
 SALT = config["pseudonym_salt"]
 SEED = int(config["seed"])
 SOURCE = config["data"]["source"]
@@ -32,26 +38,29 @@ READERS = ["r1", "r2"] if STUDY["second_reader"] else ["r1"]
 MASK_PHASES = STUDY["mask_phases"]
 SPACING = " ".join(str(s) for s in config["preprocess"]["spacing_mm"])
 REG = config["registration"]
-
-
-def _synthetic_root():
-    s = config["data"]["synthetic"]
-    base = s.get("root", "resources/synthetic")
-    strength = float(s.get("strength", 1.0))
-    return f"{base}/{KEY}_n{s['n']}_seed{s['seed']}" + ("" if strength == 1 else f"_s{strength:g}")
+# Preset blocks that several stages read (None where the preset has none) and the outer folds
+# (k-fold: 0..k-1; hold-out: 0) of the classical, deep and paper rules.
+RAD = STUDY.get("radiomics")
+CLIN = STUDY.get("clinical")
+CLASSICAL = STUDY.get("classical")
+FOLDS = outer_folds(STUDY["split"])
+PUBLISHED = STUDY.get("published")
 
 
 if SOURCE == "synthetic":
     from hccer.synth import patient_codes
 
-    SYN = _synthetic_root()
-    CODES = patient_codes(KEY, int(config["data"]["synthetic"]["n"]))
-    DICOM_ROOT = f"{SYN}/dicom"
-    CLINICAL = f"{SYN}/clinical.csv"
-    COLUMNS = f"{SYN}/clinical_columns.json"
-    MASK_SHEET = f"{SYN}/masks.tsv"
-    SOURCE_READY = [f"{SYN}/cohort.json"]
+    SYN_CFG = config["data"]["synthetic"]
+    SYN = SyntheticLayout(SYN_CFG.get("root", "resources/synthetic"), KEY, SYN_CFG["n"],
+                          SYN_CFG["seed"], float(SYN_CFG.get("strength", 1.0)))
+    CODES = patient_codes(KEY, int(SYN_CFG["n"]))
+    DICOM_ROOT = SYN.dicom()
+    CLINICAL = SYN.clinical()
+    COLUMNS = SYN.columns()
+    MASK_SHEET = SYN.mask_sheet()
+    SOURCE_READY = [SYN.record()]
 else:
+    SYN = None
     C = config["data"]["cohort"]
     DICOM_ROOT, CLINICAL, MASK_SHEET = C["dicom_root"], C["clinical"], C["masks"]
     COLUMNS = C.get("columns")
@@ -71,6 +80,9 @@ wildcard_constraints:
     pid="p[0-9a-f]{10}",
     phase="|".join(PHASES),
     reader="r[0-9]+",
+    # outer folds and seeds of the classical, deep and ViT model jobs
+    fold="[0-9]+",
+    seed="[0-9]+",
 
 
 def log_path(rule, *keys):
@@ -81,7 +93,7 @@ def mask_path(pid, phase, reader):
     """The source mask of one patient, phase and reader (synthetic layout or the sheet)."""
     code = CODE[pid]
     if SOURCE == "synthetic":
-        return f"{SYN}/masks/{code}/{code}_{phase}_{reader}.nii.gz"
+        return SYN.mask(code, phase, reader)
     sheet = Path(MASK_SHEET)
     with open(sheet, newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -115,22 +127,45 @@ def preprocess_targets(wildcards):
 
 
 # Targets known before any checkpoint: listed apart so a dry run shows their jobs.
-STATIC_TARGETS = [L.cohort("outcome.tsv"), f"{PRIVATE}/pseudonyms.tsv"]
+STATIC_TARGETS = [L.cohort("outcome.tsv"), PRIV.pseudonyms()]
 
 
 # Model tracks register here (in their own .smk): functions of wildcards returning the
 # ledger parts they write and any other final targets. Kept as lists so a track is one include.
 LEDGER_PARTS = []
 MODEL_TARGETS = []
+# Tracks whose models have Grad-CAM maps register ledger model name -> folders here; the
+# paper's image figures read them.
+GRADCAM_DIRS = {}
 
 
 def ledger_parts(wildcards):
     return [p for fn in LEDGER_PARTS for p in fn(wildcards)]
 
 
+def ledger_input(wildcards=None):
+    """The ledger, for rules that read it when some track writes one (else no input). A
+    function, so it is asked only once every track has registered."""
+    return [L.ledger()] if LEDGER_PARTS else []
+
+
 def model_targets(wildcards):
     targets = [t for fn in MODEL_TARGETS for t in fn(wildcards)]
-    return targets + ([L.ledger()] if LEDGER_PARTS else [])
+    return targets + ledger_input()
+
+
+# The preset's paper tables and figures (rules/paper.smk) and the reproduction report
+# (rules/report.smk): static, so a dry run lists them.
+PAPER = paperspec.paper_spec(STUDY, config.get("stats"))
+
+
+def paper_targets(wildcards):
+    return paperrules.targets(L, PAPER)
+
+
+REPORT_TARGETS = [L.provenance(), L.tripod()] + (
+    [L.comparison("md"), L.comparison("tsv")] if PUBLISHED else []
+)
 
 
 def cohort_targets(wildcards):
@@ -147,6 +182,15 @@ def series_of(pid, phase):
 
     status = read_json(L.triage(pid, "status"))
     return status["series"][status["phases"][phase]]
+
+
+# The IVIM fit (rules/ivim.smk) writes its maps on the DWI phase; the ViT track crops them.
+IVIM_PHASE = "DWI"
+
+
+def ivim_map(pid, name):
+    """One IVIM parametric map (ADC, D, Dstar, f) of a patient, on the native DWI grid."""
+    return L.deriv(pid, phase=IVIM_PHASE, desc=name, suffix="map")
 
 
 def masked_moving_phases():

@@ -5,11 +5,10 @@
 # they hold finite values (0 = not fitted, see the fit-status mask) so they resample like images.
 
 if STUDY["modality"] == "DWI":
-    IVIM_PHASE = "DWI"
     IVIM = STUDY.get("ivim", {})
 
     # Path templates over the {pid} wildcard (expand() fills them for the gather step).
-    IVIM_MAP = L.deriv("{pid}", phase=IVIM_PHASE, desc="{name}", suffix="map")
+    IVIM_MAP = ivim_map("{pid}", "{name}")
     IVIM_STATS = L.deriv("{pid}", phase=IVIM_PHASE, desc="ivim", suffix="stats", ext="json")
     # `hccer ivim fit` names its maps PREFIX_desc-<map>_map.nii.gz
     IVIM_PREFIX = IVIM_MAP.removesuffix("_desc-{name}_map.nii.gz")

@@ -3,18 +3,14 @@
 # results/<study>/tables/<id>.{csv,md,tex,json} and results/<study>/figures/<id>.{png,pdf,json}.
 # One rule per group of items that read the same kind of input. Statistics options (config
 # `stats:`) reach only these rules, so changing one never retrains a model.
+# The spec (PAPER) and the target function (paper_targets) are in common.smk: the report reads
+# them too. The ledger and the Grad-CAM folders (GRADCAM_DIRS) are asked for at DAG time, once
+# every model track has registered.
 
 from hccer.paper import rules as paperrules
 from hccer.paper import spec as paperspec
 
-PAPER = paperspec.paper_spec(STUDY, config.get("stats"))
-PAPER_SPEC = f"{L.root}/paper/spec.yaml"
-PAPER_TARGETS = paperrules.targets(L, PAPER)
-paper_targets = lambda wildcards: PAPER_TARGETS  # target function, as cohort_/model_targets
-PAPER_LEDGER = [L.ledger()] if LEDGER_PARTS else []
-PAPER_CAMS = paperrules.gradcam_dirs(L.root, DEEP_CAM)
-if STUDY.get("vit"):  # the b-value ViT's Grad-CAM stands for its ledger model
-    PAPER_CAMS[ivim_config.MODEL_NAMES["bdl"]] = [VIT_CAM.format(seed=s) for s in VIT_SEEDS]
+PAPER_SPEC = L.paper_spec()
 # What every paper job carries: its caption reads title, folds and statistics options.
 PAPER_PARAMS = {
     "title": lambda wc: paperspec.find_item(PAPER, wc.item)[1]["title"],
@@ -53,7 +49,7 @@ if paperrules.ids(PAPER, "tables", "cohort"):
                     STUDY["crop"]["mode"],
                     gated_pids(),
                     L.cohort("ivim_features.tsv") if STUDY["modality"] == "DWI" else None,
-                    expand(CLIN_RECORD, fold=FOLDS) if CLIN else None,
+                    [L.classical_record(f, CLIN["name"]) for f in FOLDS] if CLIN else None,
                 )
             ),
             spec=PAPER_SPEC,
@@ -86,7 +82,7 @@ if paperrules.ids(PAPER, "tables", "models"):
 
     rule tabulate_models:
         input:
-            ledger=PAPER_LEDGER,
+            ledger=ledger_input,
             spec=PAPER_SPEC,
         output:
             csv=report(
@@ -147,7 +143,7 @@ if paperrules.ids(PAPER, "figures", "models"):
 
     rule plot_models:
         input:
-            ledger=PAPER_LEDGER,
+            ledger=ledger_input,
             spec=PAPER_SPEC,
         output:
             png=report(
@@ -209,7 +205,8 @@ if paperrules.ids(PAPER, "figures", "images"):
         input:
             unpack(
                 lambda wc: paperrules.image_inputs(
-                    PAPER, wc.item, L, STUDY["crop"]["mode"], gated_pids(), PAPER_CAMS, PAPER_LEDGER
+                    PAPER, wc.item, L, STUDY["crop"]["mode"], gated_pids(), GRADCAM_DIRS,
+                    ledger_input(),
                 )
             ),
             spec=PAPER_SPEC,

@@ -6,27 +6,15 @@ import copy
 
 from hccer.report.provenance import public_config
 
-PUBLISHED = STUDY.get("published")
-PUBLISHED_FILE = f"{L.root}/published.yaml"
-RUN_CONFIG_FILE = f"{L.root}/config.yaml"
-COMPARISON = f"{L.root}/comparison"
-TRIPOD = f"{L.root}/tripod_ai.md"
-PROVENANCE = f"{L.root}/provenance.json"
-SYN_RECORD = f"{SYN}/cohort.json" if SOURCE == "synthetic" else None
+# REPORT_TARGETS (the files below) is in common.smk, with the other target lists.
+SYN_RECORD = SYN.record() if SYN else None
 # Taken before the front-page summary is attached to `config` below; never holds the salt.
 PUBLIC_CONFIG = public_config(copy.deepcopy(config))
 
 
-REPORT_TARGETS = [PROVENANCE, TRIPOD] + (
-    [f"{COMPARISON}.md", f"{COMPARISON}.tsv"] if PUBLISHED else []
-)
-# the model tracks (included before this file) have registered their ledger parts by now
-LEDGER_INPUT = [L.ledger()] if LEDGER_PARTS else []
-
-
 rule write_run_config:
     output:
-        RUN_CONFIG_FILE,
+        L.run_config(),
     params:
         # a param, so a config change reruns exactly the provenance steps
         config=PUBLIC_CONFIG,
@@ -43,7 +31,7 @@ if PUBLISHED:
     rule write_published:
         # Kept out of study.yaml, so editing a published number reruns the report only.
         output:
-            PUBLISHED_FILE,
+            L.published(),
         params:
             published=PUBLISHED,
         log:
@@ -56,15 +44,15 @@ if PUBLISHED:
     rule compare_published:
         input:
             study=L.study_file(),
-            published=PUBLISHED_FILE,
+            published=L.published(),
             folds=L.cohort("folds.json"),
             flow=L.cohort("flow.json"),
-            ledger=LEDGER_INPUT,
+            ledger=ledger_input,
             synthetic=[SYN_RECORD] if SYN_RECORD else [],
         output:
-            md=report(f"{COMPARISON}.md", category=KEY, subcategory="Reproduction",
+            md=report(L.comparison("md"), category=KEY, subcategory="Reproduction",
                       caption="../report/comparison.rst"),
-            tsv=report(f"{COMPARISON}.tsv", category=KEY, subcategory="Reproduction",
+            tsv=report(L.comparison("tsv"), category=KEY, subcategory="Reproduction",
                        caption="../report/comparison.rst"),
         params:
             source=SOURCE,
@@ -89,18 +77,18 @@ if PUBLISHED:
 rule record_provenance:
     input:
         SOURCE_READY,
-        config=RUN_CONFIG_FILE,
+        config=L.run_config(),
         study=L.study_file(),
-        published=[PUBLISHED_FILE] if PUBLISHED else [],
-        pseudonyms=f"{PRIVATE}/pseudonyms.tsv",
+        published=[L.published()] if PUBLISHED else [],
+        pseudonyms=PRIV.pseudonyms(),
         clinical=CLINICAL,
         masks=MASK_SHEET,
         folds=L.cohort("folds.json"),
-        # the paper spec (rules/paper.smk, included before) completes the merged preset; the
-        # checklist links its tables and figures by kind
-        paper_spec=PAPER_SPEC,
+        # the paper spec (rules/paper.smk) completes the merged preset; the checklist links its
+        # tables and figures by kind
+        paper_spec=L.paper_spec(),
     output:
-        report(PROVENANCE, category=KEY, subcategory="Reproduction",
+        report(L.provenance(), category=KEY, subcategory="Reproduction",
                caption="../report/provenance.rst"),
     params:
         dicom=DICOM_ROOT,
@@ -124,18 +112,18 @@ rule record_provenance:
 
 rule write_tripod_checklist:
     input:
-        provenance=PROVENANCE,
-        comparison=[f"{COMPARISON}.tsv", f"{COMPARISON}.md"] if PUBLISHED else [],
+        provenance=L.provenance(),
+        comparison=[L.comparison("tsv"), L.comparison("md")] if PUBLISHED else [],
         flow=L.cohort("flow.json"),
         status=L.qc("patient_status.tsv"),
         summary=L.qc("summary.md"),
         folds=L.cohort("folds.json"),
         fold_table=L.cohort("fold_table.tsv"),
-        ledger=LEDGER_INPUT,
-        # the checklist links the paper tables and figures (rules/paper.smk, included before)
+        ledger=ledger_input,
+        # the checklist links the paper tables and figures (rules/paper.smk)
         paper=paper_targets,
     output:
-        report(TRIPOD, category=KEY, subcategory="Reproduction",
+        report(L.tripod(), category=KEY, subcategory="Reproduction",
                caption="../report/tripod_ai.rst"),
     params:
         root=lambda wc, output: os.path.dirname(output[0]),

@@ -5,10 +5,10 @@ if SOURCE == "synthetic":
 
     rule synthesize_cohort:
         output:
-            cohort=f"{SYN}/cohort.json",
-            clinical=f"{SYN}/clinical.csv",
-            columns=f"{SYN}/clinical_columns.json",
-            masks=f"{SYN}/masks.tsv",
+            cohort=SYN.record(),
+            clinical=SYN.clinical(),
+            columns=SYN.columns(),
+            masks=SYN.mask_sheet(),
         params:
             root=lambda wc, output: os.path.dirname(output.cohort),
             preset=KEY,

@@ -4,6 +4,8 @@
 # continues where it stopped; the job deletes it once the declared outputs are written.
 
 from hccer.dl import experiments as dlx
+from hccer.paper.rules import gradcam_dirs
+from hccer.radiomics.rules import second_read_pids
 
 DEEP = STUDY.get("deep") or {}
 DEEP_RES = DEEP.get("resources") or {}
@@ -15,10 +17,14 @@ DEEP_CAM = [j for j in DEEP_JOBS if dlx.resolve(DEEP, j[0]).get("gradcam")]
 MODEL_DIR = dlx.model_dir(L.root, "{experiment}", "{fold}", "{seed}")
 # the classical track's outputs that tabular experiments (DLRCR) read; None: not made here
 DEEP_TABULAR = {
-    "radiomics_features": RAD_TABLE.format(reader="r1") if RAD and CLASSICAL else None,
-    "radiomics_record": RAD_RECORD if RAD and CLASSICAL else None,
-    "clinical_record": CLIN_RECORD if CLIN else None,
+    "radiomics_features": L.radiomics_table("r1") if RAD and CLASSICAL else None,
+    "radiomics_record": (
+        L.classical_record("{fold}", CLASSICAL["name"]) if RAD and CLASSICAL else None
+    ),
+    "clinical_record": L.classical_record("{fold}", CLIN["name"]) if CLIN else None,
 }
+# the paper's Grad-CAM figures find these jobs' maps by experiment name
+GRADCAM_DIRS.update(gradcam_dirs(L.root, DEEP_CAM))
 
 if DEEP_JOBS:
     LEDGER_PARTS.append(lambda wc: [L.ledger(dlx.ledger_part(*j)) for j in DEEP_JOBS])
@@ -30,8 +36,6 @@ if DEEP_JOBS:
 
 wildcard_constraints:
     experiment="|".join(sorted({j[0] for j in DEEP_JOBS})) or "(?!)",
-    fold="[0-9]+",
-    seed="[0-9]+",
 
 
 rule train_model:

@@ -2,12 +2,12 @@
 # (experiment, inner fold, seed), CLS features from the best fold model, the bDL / mDL / fDL
 # logistic models, the LASSO combined model and the permutation control (one ledger part per
 # seed), Grad-CAM of the b-value ViT on b = 1000.
-# A killed training job resumes from `resume.pt` in its folder (not a declared output, so
+# A killed training job resumes from `resume-<member>.pt` in its folder (not a declared output, so
 # Snakemake keeps it when a job fails); the job deletes it once its outputs are written.
 
 if STUDY.get("vit"):
     from hccer.dl import experiments as vitx
-    from hccer.dl import ivim_config
+    from hccer.ivimvit import config as ivim_config
 
     VIT = ivim_config.block(STUDY)
     VIT_DEEP = STUDY.get("deep") or {}
@@ -17,14 +17,14 @@ if STUDY.get("vit"):
     VIT_EXPS = ivim_config.experiments_of(VIT)
     VIT_CROP = {e: ivim_config.crop_mode(vitx.resolve(VIT_DEEP, e)) for e in VIT_EXPS}
     VIT_INNER = list(range(int(STUDY["split"]["inner_folds"])))
-    VIT_JOB = f"{L.root}/models/{{vit}}/inner-{{inner}}_seed-{{seed}}"
-    VIT_FEATURES = f"{L.root}/models/{{vit}}/seed-{{seed}}_features.tsv"
-    VIT_EXTRACTOR = f"{L.root}/models/{{vit}}/seed-{{seed}}_extractor.json"
-    VIT_RECORD = f"{L.root}/models/vit_models/seed-{{seed}}_record.json"
+    VIT_JOB = L.vit_job("{vit}", "{inner}", "{seed}")
+    VIT_FEATURES = L.vit_features("{vit}", "{seed}")
+    VIT_EXTRACTOR = L.vit_extractor("{vit}", "{seed}")
+    VIT_RECORD = L.vit_record("{seed}")
     VIT_PART = L.ledger("vit_models_seed-{seed}")
-    VIT_CAM = f"{L.root}/models/{VIT['extractors']['bdl']}/seed-{{seed}}_gradcam"
+    VIT_CAM = L.vit_gradcam(VIT["extractors"]["bdl"], "{seed}")
     # the clinical model's record names the combined model's clinical predictors
-    VIT_CLIN_RECORD = CLIN_RECORD.format(fold=0) if CLIN else None
+    VIT_CLIN_RECORD = L.classical_record(0, CLIN["name"]) if CLIN else None
     VIT_PERM = VIT.get("permutation") or {}
 
     wildcard_constraints:
@@ -40,13 +40,15 @@ if STUDY.get("vit"):
         for perm, table in ((False, VIT["extractors"]), (True, VIT_PERM))
         for role in table
     }
+    # the b-value ViT's Grad-CAM stands for its ledger model in the paper's figures
+    GRADCAM_DIRS[ivim_config.MODEL_NAMES["bdl"]] = [VIT_CAM.format(seed=s) for s in VIT_SEEDS]
 
     rule crop_ivim_maps:
         input:
-            adc=IVIM_MAP.replace("{name}", "ADC"),
-            d=IVIM_MAP.replace("{name}", "D"),
-            dstar=IVIM_MAP.replace("{name}", "Dstar"),
-            f=IVIM_MAP.replace("{name}", "f"),
+            adc=ivim_map("{pid}", "ADC"),
+            d=ivim_map("{pid}", "D"),
+            dstar=ivim_map("{pid}", "Dstar"),
+            f=ivim_map("{pid}", "f"),
             mask=L.deriv("{pid}", phase=IVIM_PHASE, reader="r1", desc="resampled",
                          suffix="mask"),
             box=L.crop("{pid}", "bbox3d", "json"),

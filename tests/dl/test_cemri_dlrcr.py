@@ -10,6 +10,7 @@ import pytest
 import torch
 from hccer.config import load_study
 from hccer.dl import experiments, networks, tabular, warmstart
+from hccer.dl.checkpoint import save_checkpoint
 from hccer.errors import ConfigError, InputError
 
 CR_VARS = [{"name": "ast_gt40", "column": "ast_u_l", "gt": 40},
@@ -146,7 +147,9 @@ def test_trunk_weights_are_copied_and_the_head_is_not(tmp_path):
     torch.manual_seed(0)
     src = networks.build("stack", {"backbone": "resnet10", "width": 4}, n_phases=3)
     d = _summary(tmp_path / "resnet10", "resnet10", 0.7)
-    torch.save({"members": [src.state_dict()]}, d / "checkpoint.pt")
+    save_checkpoint(d / "checkpoint.pt", experiment="resnet10", config={
+        "name": "resnet10", "network": "stack", "net": {"backbone": "resnet10", "width": 4}},
+        fold=0, seed=0, run_seed=0, input_shape=(3, 16, 16), members=[src.state_dict()])
     torch.manual_seed(1)
     dst = networks.build("stack", {"backbone": "resnet10", "width": 4, "fusion": "A"},
                          n_phases=3, clinical_dim=4)

@@ -1,12 +1,11 @@
-"""The 3D ViT of ivim_vit: sizes by hand, shapes, token order, CLS features, one-batch overfit,
-Grad-CAM on the token grid."""
+"""The 3D ViT of ivim_vit (`hccer.dl.vit`): sizes by hand, shapes, token order, CLS features,
+one-batch overfit, Grad-CAM on the token grid."""
 
 import numpy as np
 import pytest
 import torch
 from hccer.dl import networks
-from hccer.dl.ivim_explain import display_slice, vit_gradcam
-from hccer.dl.ivim_features import choose_fold, cls_features
+from hccer.dl.gradcam import display_slice, vit_gradcam
 from hccer.errors import ConfigError
 
 TINY = {"size": "tiny", "dropout": 0.0}
@@ -67,9 +66,6 @@ def test_cls_features_are_the_last_block_cls_before_the_final_norm():
         f = m.features(x)
     assert torch.allclose(f, seen["out"][:, 0])
     assert torch.allclose(m.head(m.norm(f)), logits, atol=1e-6)
-    # batching does not change the features (eval mode, no dropout)
-    batched = cls_features(m, x.numpy(), torch.device("cpu"), batch_size=2)
-    np.testing.assert_allclose(batched, f.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_bad_settings_are_config_errors():
@@ -113,13 +109,9 @@ def test_gradcam_maps_lie_on_the_input_grid_in_unit_range():
     assert not flat.any()
 
 
-def test_display_slice_and_fold_choice():
+def test_display_slice():
     mask = np.zeros((4, 3, 3))
     mask[1, :2, :2] = 1
     mask[2, :, :] = 1
     assert display_slice(mask) == 2
     assert display_slice(np.zeros((5, 2, 2))) == 2
-    s = [{"inner_fold": 0, "val_auc": 0.7}, {"inner_fold": 1, "val_auc": None},
-         {"inner_fold": 2, "val_auc": 0.9}, {"inner_fold": 3, "val_auc": 0.9}]
-    assert choose_fold(s)["inner_fold"] == 2
-    assert choose_fold([s[1], {"inner_fold": 4, "val_auc": float("nan")}])["inner_fold"] == 1

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import yaml
-from hccer.dl.ivim_maps import MAP_NAMES, crop_maps, run_crop_maps
 from hccer.errors import InputError
+from hccer.ivimvit.maps import MAP_NAMES, crop_maps, run_crop_maps
 from hccer.preprocess.crop import run_crop
 from hccer.preprocess.resample import resample_image
 

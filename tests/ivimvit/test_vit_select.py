@@ -1,19 +1,18 @@
-"""Fusion, the greedy correlation filter + ANOVA top k, and the classifiers of the IVIM ViT
-pipeline, against hand computations and scikit-learn."""
+"""Fusion, the greedy correlation filter (`radiomics.select`, column order) + ANOVA top k, and
+the classifiers of the IVIM ViT pipeline, against hand computations and scikit-learn."""
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hccer.dl.ivim_models import (
-    correlation_filter,
-    cv_splits,
-    fit_lasso,
-    fit_logistic,
-    layer_norm,
-    select_features,
-)
 from hccer.errors import InputError
+from hccer.ivimvit.models import cv_splits, fit_lasso, fit_logistic, layer_norm, select_features
+from hccer.radiomics.select import correlation_filter
+
+
+def _filter(x, threshold):
+    """The ViT's filter: greedy in column order, column positions kept."""
+    return correlation_filter(pd.DataFrame(x), threshold=threshold, order="columns")
 
 
 def test_layer_norm_is_torch_layer_norm_without_weights():
@@ -29,9 +28,9 @@ def test_correlation_filter_by_hand():
     c = 0.6 * a + 0.8 * e                      # |a| = |e|, a.e = 0: r(a, c) = 0.6
     x = np.column_stack([a, 2 * a + 1, c, -a])
     assert np.corrcoef(a, c)[0, 1] == pytest.approx(0.6)
-    assert correlation_filter(x, 0.8) == [0, 2]
-    assert correlation_filter(x, 0.5) == [0]
-    assert correlation_filter(x, 1.0) == [0, 1, 2, 3]   # |r| must exceed the threshold
+    assert _filter(x, 0.8) == [0, 2]
+    assert _filter(x, 0.5) == [0]
+    assert _filter(x, 1.0) == [0, 1, 2, 3]   # |r| must exceed the threshold
 
 
 def test_correlation_filter_is_greedy_in_index_order():
@@ -45,7 +44,7 @@ def test_correlation_filter_is_greedy_in_index_order():
     x = np.column_stack([f0, f1, f2])
     r = np.corrcoef(x, rowvar=False)
     assert r[0, 1] > 0.8 and r[1, 2] > 0.8 and r[0, 2] < 0.8
-    assert correlation_filter(x, 0.8) == [0, 2]
+    assert _filter(x, 0.8) == [0, 2]
 
 
 def test_selection_matches_sklearn_selectkbest_after_the_filter():
@@ -63,7 +62,7 @@ def test_selection_matches_sklearn_selectkbest_after_the_filter():
     assert sel["counts"] == {"start": 37, "non_constant": 35,
                              "after_correlation": sel["counts"]["after_correlation"],
                              "after_anova": 10}
-    kept = [X.columns[i] for i in correlation_filter(X.iloc[:, :35].to_numpy(), 0.8)]
+    kept = [X.columns[i] for i in _filter(X.iloc[:, :35].to_numpy(), 0.8)]
     assert not set(kept) & {f"f{i:02d}" for i in range(30, 35)}     # copies dropped
     assert sel["counts"]["after_correlation"] == len(kept)
     skb = SelectKBest(f_classif, k=10).fit(X[kept].to_numpy(), y)
@@ -136,8 +135,8 @@ def _preset(root):
 
 
 def test_vit_block_cross_checks_and_model_names(project_root):
-    from hccer.dl import ivim_config
     from hccer.errors import ConfigError
+    from hccer.ivimvit import config as ivim_config
 
     study = _preset(project_root)
     assert ivim_config.experiments_of(ivim_config.block(study)) == [

@@ -70,6 +70,22 @@ def test_filters_find_the_signal():
     assert "f1" in kept and coef["f1"] < 0
 
 
+def test_correlation_filter_order():
+    """By |AUC - 0.5| the signal column wins over its earlier copy; in column order the first of
+    the two stays. Either way only one of them."""
+    X, y = _data()
+    X = X[["f0_copy"] + [c for c in X.columns if c != "f0_copy"]]
+    X["f0_copy"] -= 0.5 * y                   # still r > 0.9 to f0, but a weaker signal
+    by_auc = select.correlation_filter(X, y, threshold=0.9)
+    in_order = select.correlation_filter(X, threshold=0.9, order="columns")
+    assert "f0" in by_auc and "f0_copy" not in by_auc
+    assert in_order[0] == "f0_copy" and "f0" not in in_order
+    assert set(by_auc) - {"f0"} == set(in_order) - {"f0_copy"}
+    assert select.correlation_filter(X.iloc[:, :0], threshold=0.9, order="columns") == []
+    with pytest.raises(ValueError, match="order must be one of"):
+        select.correlation_filter(X, y, order="name")
+
+
 def test_run_funnel_counts_and_fallback():
     X, y = _data()
     icc = pd.Series(1.0, index=X.columns)

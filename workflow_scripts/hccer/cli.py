@@ -23,7 +23,7 @@ STEP_MODULES = (
     "hccer.radiomics.cli",
     "hccer.classical.cli",
     "hccer.dl.cli",
-    "hccer.dl.ivim_cli",
+    "hccer.ivimvit.cli",
     "hccer.ledger_cli",
     "hccer.stats.cli",
     "hccer.paper.cli",

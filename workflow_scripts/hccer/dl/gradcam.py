@@ -1,6 +1,6 @@
 """Class activation maps: Grad-CAM at the last pooling layer of the 3D CNN (seed-004 §5,
-keras-vis `visualize_cam`) and Score-CAM at the last stage of the 2D stacked ResNets
-(seed-002 §7, Figure 4).
+keras-vis `visualize_cam`), Score-CAM at the last stage of the 2D stacked ResNets
+(seed-002 §7, Figure 4) and Grad-CAM of the 3D ViT on its token grid (seed-003 §5, Fig. 5).
 
 Grad-CAM:
 
@@ -14,6 +14,11 @@ Score-CAM (Wang et al. 2020, as `pytorch-grad-cam`'s ScoreCAM): each channel of 
 output, bilinearly upsampled and min-max normalised, masks the input; the ER logit of each
 masked input, softmaxed over channels, weights the channels; map = ReLU(sum_k w_k A_k),
 upsampled and min-max normalised. Gradient-free, so it needs no hook on the backward pass.
+
+ViT Grad-CAM: target layer the patch-token outputs of the last block's first LayerNorm (CLS
+excluded). Channel weights are the mean over tokens of d(ER logit)/d(activation); the map is
+ReLU(sum_c w_c A_c) on the token grid (8³ for a 64³ crop at patch 8), upsampled trilinearly to
+the crop and scaled to [0, 1].
 """
 
 from __future__ import annotations
@@ -89,6 +94,66 @@ def scorecam(model, x, target: int = 1, batch: int = 32) -> np.ndarray:
     return out
 
 
+def vit_gradcam(model, x) -> np.ndarray:
+    """(B, D, H, W) maps in [0, 1] for inputs x (B, C, D, H, W) of a ViT3D."""
+    import torch
+
+    model.eval()
+    acts = {}
+
+    def hook(_module, _inp, out):
+        out.retain_grad()
+        acts["a"] = out
+
+    handle = model.blocks[-1].norm1.register_forward_hook(hook)
+    try:
+        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
+        logits = model(x)["logits"]
+        model.zero_grad(set_to_none=True)
+        logits[:, 1].sum().backward()
+    finally:
+        handle.remove()
+    a, g = acts["a"][:, 1:].detach(), acts["a"].grad[:, 1:].detach()   # (B, N, C)
+    w = g.mean(dim=1, keepdim=True)
+    cam = torch.relu((w * a).sum(dim=2)).reshape(len(x), 1, *model.grid)
+    up = torch.nn.functional.interpolate(cam, size=tuple(x.shape[2:]), mode="trilinear",
+                                         align_corners=False)[:, 0]
+    lo = up.amin(dim=(1, 2, 3), keepdim=True)
+    hi = up.amax(dim=(1, 2, 3), keepdim=True)
+    span = hi - lo
+    return torch.where(span > 0, (up - lo) / span.clamp_min(1e-12), torch.zeros_like(up)).numpy()
+
+
+def display_slice(mask: np.ndarray) -> int:
+    """Axial index with the largest VOI area (the central slice when the VOI is empty)."""
+    area = np.asarray(mask).reshape(mask.shape[0], -1).sum(axis=1)
+    return int(np.argmax(area)) if area.any() else mask.shape[0] // 2
+
+
+def panel_png(image: np.ndarray, cam: np.ndarray, path: str | Path, title: str,
+              image_label: str = "image") -> None:
+    """One slice in three panels: the image, the map, the map over the image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
+    hi = float(image.max()) or 1.0
+    for ax, label in zip(axes, (image_label, "Grad-CAM", "overlay"), strict=True):
+        ax.axis("off")
+        ax.set_title(label, fontsize=8)
+    axes[0].imshow(image, cmap="gray", vmin=0, vmax=hi)
+    axes[1].imshow(cam, cmap="jet", vmin=0, vmax=1)
+    axes[2].imshow(image, cmap="gray", vmin=0, vmax=hi)
+    axes[2].imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
+    fig.suptitle(title, fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def phases_png(images: np.ndarray, cam: np.ndarray, phases: list[str], path: str | Path,
                title: str) -> None:
     """Each phase of one slice sample, plain and with the map overlaid (2 rows)."""
@@ -132,7 +197,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
     """Overlays (PNG) and maps (one npz) for every patient of the checkpoint's fold."""
     import torch
 
-    from hccer.dl import networks
+    from hccer.dl.checkpoint import load_model, read_checkpoint
     from hccer.dl.data import load_samples
     from hccer.dl.job import channels_for
     from hccer.errors import ConfigError, InputError
@@ -140,7 +205,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
 
     if threads:
         torch.set_num_threads(int(threads))
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = read_checkpoint(checkpoint)
     cfg = ck["config"]
     if cfg["network"] not in ("cnn3d", "stack"):
         raise ConfigError(f"class activation maps are defined here for the 3D CNN (Grad-CAM) "
@@ -164,13 +229,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
         study_like = {"crop": {"mode": "voi3d"}, "model_phases": wanted}
     channels = channels_for(study_like, cfg) if wanted else None
     samples = load_samples(crops, patients, array, channels)
-    shape = tuple(ck["input_shape"])
-    models = []
-    for state in ck["members"]:
-        m = networks.build(cfg["network"], cfg.get("net"), input_shape=shape,
-                           **({"n_phases": shape[0]} if cfg["network"] == "stack" else {}))
-        m.load_state_dict(state)
-        models.append(m)
+    models = [load_model(ck, m)[0] for m in range(len(ck["members"]))]
     if cfg["network"] == "stack":
         return _scorecam_patients(models, samples, cohort, wanted or held, ck, out_dir)
     out = Path(out_dir)

@@ -11,6 +11,8 @@ folds a stratified 1/k of the training cohort). Either records `inner_val_auc`, 
 early-stopped weights on the inner validation patients: a training-data-only criterion.
 Experiments may add tabular inputs (`tabular`, see `hccer.dl.tabular`) and start their trunk
 from the best of other trained experiments (`init_from`, see `hccer.dl.warmstart`).
+The public steps (`experiment_config`, `train_config`, `build_model`, `train_members`,
+`write_outputs`) also run the IVIM ViT inner-fold jobs (`hccer.ivimvit.train`).
 """
 
 from __future__ import annotations
@@ -71,13 +73,10 @@ def build_model(cfg: dict, x_shape: tuple, seed: int, clinical_dim: int | None =
     from hccer.dl.resnet import load_pretrained
 
     torch.manual_seed(seed)
-    shape = {"n_phases": int(x_shape[0]), "input_shape": tuple(x_shape)}
-    if clinical_dim is not None:
-        if "clinical_dim" in (cfg.get("net") or {}):
-            raise ConfigError(f"deep: {cfg['name']} reads tabular inputs, whose width sets "
-                              "clinical_dim; remove net.clinical_dim")
-        shape["clinical_dim"] = int(clinical_dim)
-    model = networks.build(cfg["network"], cfg.get("net"), **shape)
+    if clinical_dim is not None and "clinical_dim" in (cfg.get("net") or {}):
+        raise ConfigError(f"deep: {cfg['name']} reads tabular inputs, whose width sets "
+                          "clinical_dim; remove net.clinical_dim")
+    model = networks.build_for(cfg, x_shape, clinical_dim)
     digests = []
     if cfg.get("pretrained"):
         trunks = model.trunks() if hasattr(model, "trunks") else []
@@ -148,6 +147,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
             base_seed: int = 0, tabular_files=None,
             init_dirs: list[str] | None = None) -> dict:
     """Train and score one (experiment, outer fold, seed) job; returns its summary."""
+    from hccer import ledger
     from hccer.dl import tabular
     from hccer.dl.data import load_samples
     from hccer.dl.train import job_device
@@ -155,7 +155,7 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
 
     t_start = time.perf_counter()
     deep = study.get("deep") or {}
-    cfg, choice = _experiment_config(deep, experiment, init_dirs, fold, seed)
+    cfg, choice = experiment_config(deep, experiment, init_dirs, fold, seed)
     tcfg = train_config(cfg)
     dev = job_device(device or deep.get("device", "auto"), threads)
     split = read_json(folds_path)
@@ -179,21 +179,21 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     dim = None if tab is None else tab.values.shape[1]
     model, digest = build_model(cfg, samples.x.shape[1:], run_seed, dim)
     clin_all = _fusion_inputs(study, experiment, model, tab, outcome, patients, outcome_path)
-    states, histories, score, inner_val = _train_members(
+    states, histories, score, inner_val = train_members(
         model, cfg, tcfg, members, samples, patients, train_labels, clin_all, dim, run_seed,
-        choice, dev, out, experiment, fold, seed, folds_path)
-    inner_val_auc = _auc_or_none(list(inner_val.values()), [train_labels[p] for p in inner_val])
+        choice, dev, out, f"{experiment} fold {fold}", seed, folds_path)
+    inner_val_auc = auc_or_none(list(inner_val.values()), [train_labels[p] for p in inner_val])
 
     cohorts = [("test", test)] + ([("train", train)] if cfg["score_train"] else [])
-    rows = _ledger_rows(outcome, cohorts, patients, score, labels, experiment, fold, seed)
+    ledger.write_part(ledger_path, _ledger_rows(outcome, cohorts, patients, score, labels,
+                                                experiment, fold, seed))
     checkpoint = {"experiment": experiment, "config": cfg, "fold": fold, "seed": seed,
-                  "run_seed": run_seed, "input_shape": list(samples.x.shape[1:]),
+                  "run_seed": run_seed, "input_shape": samples.x.shape[1:],
                   "tabular": None if tab is None else tab.record(), "members": states}
-    hist = _write_outputs(rows, histories, out, ledger_path,
-                          f"{experiment} fold {fold} seed {seed}", checkpoint, len(members))
+    hist = write_outputs(histories, out, f"{experiment} fold {fold} seed {seed}", checkpoint)
 
     def cohort_auc(pids):
-        return _auc_or_none([score[patients.index(p)] for p in pids], [er[p] for p in pids])
+        return auc_or_none([score[patients.index(p)] for p in pids], [er[p] for p in pids])
 
     summary = {"experiment": experiment, "fold": fold, "seed": seed, "device": str(dev),
                "n_train_patients": len(train), "n_test_patients": len(test),
@@ -216,8 +216,8 @@ def run_job(study: dict, experiment: str, fold: int, seed: int, crops: list[str]
     return summary
 
 
-def _experiment_config(deep: dict, experiment: str, init_dirs: list[str] | None, fold: int,
-                       seed: int):
+def experiment_config(deep: dict, experiment: str, init_dirs: list[str] | None, fold: int,
+                      seed: int):
     """The resolved experiment settings and, with `init_from`, the chosen warm start."""
     from hccer.dl import experiments, warmstart
 
@@ -244,7 +244,7 @@ def _fusion_inputs(study: dict, experiment: str, model, tab, outcome: pd.DataFra
             if uses_clinical(model) else None)
 
 
-def _auc_or_none(scores: list, labels: list) -> float | None:
+def auc_or_none(scores: list, labels: list) -> float | None:
     """AUC, or None where the labels hold one class only."""
     from hccer.stats.roc import auc
 
@@ -253,12 +253,13 @@ def _auc_or_none(scores: list, labels: list) -> float | None:
     return float(auc(np.array(scores), np.array(labels)))
 
 
-def _train_members(model, cfg: dict, tcfg, members: list, samples, patients: list[str],
-                   train_labels: dict[str, int], clin_all, dim, run_seed: int, choice, dev,
-                   out: Path, experiment: str, fold: int, seed: int, folds_path: str):
+def train_members(model, cfg: dict, tcfg, members: list, samples, patients: list[str],
+                  train_labels: dict[str, int], clin_all, dim, run_seed: int, choice, dev,
+                  out: Path, job: str, seed: int, folds_path: str):
     """Train one network per member (the first is `model`, later ones are built afresh) and
-    score every patient. Returns (member states, history rows, mean patient score over members,
-    {inner validation patient: its member's score})."""
+    score every patient of `samples` (`patients`, in its order). Returns (member states,
+    history rows, mean patient score over members, {inner validation patient: its member's
+    score}). `job` names the job in messages ("<experiment> fold <k>")."""
     from hccer.dl import warmstart
     from hccer.dl.train import fit, patient_scores, predict
 
@@ -270,16 +271,15 @@ def _train_members(model, cfg: dict, tcfg, members: list, samples, patients: lis
     for m, (tr, va) in enumerate(members):
         monitor = (cfg["early_stopping"] or {}).get("monitor", "val_loss")
         if va and monitor == "val_auc" and len({train_labels[p] for p in va}) < 2:
-            raise InputError(f"{experiment} fold {fold} member {m}: the early-stopping "
-                             f"validation patients ({len(va)}) are all of one class, so their "
-                             "AUC is undefined; use more patients, fewer split.inner_folds, or "
+            raise InputError(f"{job} member {m}: the early-stopping validation patients "
+                             f"({len(va)}) are all of one class, so their AUC is undefined; "
+                             "use more patients, fewer split.inner_folds, or "
                              "early_stopping.monitor: val_loss", file=folds_path)
         if m:
             model, _ = build_model(cfg, samples.x.shape[1:], run_seed + m, dim)
         if choice is not None:
             warmstart.load_trunk(model, choice, m)
-        tag = f"{experiment} fold {fold} seed {seed}" + (f" member {m}" if len(members) > 1
-                                                          else "")
+        tag = f"{job} seed {seed}" + (f" member {m}" if len(members) > 1 else "")
         hist = fit(model, samples.subset(tr), np.array([train_labels[p] for p in tr]), tcfg,
                    seed=run_seed + m, device=dev, clinical=clin(tr),
                    val=samples.subset(va) if va else None,
@@ -306,22 +306,18 @@ def _ledger_rows(outcome: pd.DataFrame, cohorts: list, patients: list[str], scor
                         experiment, cohort, fold, seed, times) for cohort, pids in cohorts]
 
 
-def _write_outputs(rows: list[pd.DataFrame], histories: list[dict], out: Path, ledger_path: str,
-                   title: str, checkpoint: dict, n_members: int) -> pd.DataFrame:
-    """Ledger part, history, curves and checkpoint; the resume files go once the checkpoint
-    holds every member. Returns the history table."""
-    import torch
-
-    from hccer import ledger
+def write_outputs(histories: list[dict], out: Path, title: str, checkpoint: dict) -> pd.DataFrame:
+    """History, curves and checkpoint (`save_checkpoint`'s arguments); the resume files go
+    once the checkpoint holds every member. Returns the history table."""
+    from hccer.dl.checkpoint import save_checkpoint
     from hccer.dl.figures import curves
     from hccer.jsonio import write_text
 
-    ledger.write_part(ledger_path, rows)
     hist = pd.DataFrame(histories)
     write_text(out / "history.tsv", hist.to_csv(sep="\t", index=False, float_format="%.6g"))
     curves(hist, out / "curves.png", title)
-    torch.save(checkpoint, out / "checkpoint.pt")
-    for m in range(n_members):
+    save_checkpoint(out / "checkpoint.pt", **checkpoint)
+    for m in range(len(checkpoint["members"])):
         (out / f"resume-{m}.pt").unlink(missing_ok=True)
     return hist
 

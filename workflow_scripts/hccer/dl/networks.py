@@ -48,6 +48,16 @@ def build(name: str, net: dict | None = None, **data_shape) -> nn.Module:
     return fn(**kwargs)
 
 
+def build_for(cfg: dict, x_shape, clinical_dim: int | None = None) -> nn.Module:
+    """Experiment `cfg`'s network for samples of shape `x_shape` (channels or phases first),
+    the one call used both to train a network and to rebuild it from a checkpoint;
+    `clinical_dim` is the width of a data-derived tabular input."""
+    shape = {"n_phases": int(x_shape[0]), "input_shape": tuple(int(s) for s in x_shape)}
+    if clinical_dim is not None:
+        shape["clinical_dim"] = int(clinical_dim)
+    return build(cfg["network"], cfg.get("net"), **shape)
+
+
 def _typed(value):
     """`net` is free-form in the schema, so `--config` overrides arrive as strings there:
     read numbers and booleans back (YAML scalars), element-wise in lists."""

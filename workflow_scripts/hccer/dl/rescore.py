@@ -20,18 +20,20 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
             threads: int | None = None) -> pd.DataFrame:
     """Ledger rows (cohort `test`) of `model_name` for the checkpoint fold's test patients
     that have a crop among `crops`; the others are listed in the log, not guessed."""
-    import torch
-
     from hccer import ledger
     from hccer.dl import networks
+    from hccer.dl.checkpoint import load_model, read_checkpoint
     from hccer.dl.data import load_samples, patient_of
     from hccer.dl.job import channels_for
     from hccer.dl.train import job_device, patient_scores, predict
     from hccer.jsonio import read_json
 
     dev = job_device(device, threads)
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    ck = read_checkpoint(checkpoint)
     cfg = ck["config"]
+    if ck.get("tabular"):
+        raise InputError(f"rescoring needs an image-only network; {ck['experiment']} also "
+                         "reads tabular inputs", file=checkpoint)
     split = read_json(folds_path)
     outer = next((f for f in split["folds"] if int(f["fold"]) == int(ck["fold"])), None)
     if outer is None:
@@ -60,14 +62,12 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
         raise InputError(f"crops are {tuple(samples.x.shape[1:])}, the network was trained on "
                          f"{shape}", file=crops[0])
     probs = []
-    for state in ck["members"]:
-        model = networks.build(cfg["network"], cfg.get("net"), n_phases=shape[0],
-                               input_shape=shape)
-        if ck.get("tabular") or networks.uses_clinical(model):
+    for m in range(len(ck["members"])):
+        model, _ = load_model(ck, m, dev)
+        if networks.uses_clinical(model):
             raise InputError(f"rescoring needs an image-only network; {ck['experiment']} "
-                             "also reads clinical or tabular inputs", file=checkpoint)
-        model.load_state_dict(state)
-        p = predict(model.to(dev), samples, None, dev, int(cfg.get("batch_size", 8)),
+                             "also reads clinical inputs", file=checkpoint)
+        p = predict(model, samples, None, dev, int(cfg.get("batch_size", 8)),
                     bool(cfg.get("amp", True)))
         probs.append(patient_scores(p, samples.patient_index, len(patients)))
     score = np.mean(probs, axis=0)

@@ -12,7 +12,7 @@ explicitly overrides the size preset.
 
 Deep features (the bDL / mDL vectors): the CLS token output of the last transformer block,
 before the final LayerNorm (`features`). Patch 8 on a 64³ crop gives an 8³ token grid, the
-grid the Grad-CAM of `hccer.dl.ivim_explain` lives on.
+grid the ViT Grad-CAM (`hccer.dl.gradcam.vit_gradcam`) lives on.
 """
 
 from __future__ import annotations

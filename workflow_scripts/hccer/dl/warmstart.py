@@ -93,16 +93,17 @@ def trunk_prefixes(model) -> list[str]:
 def load_trunk(model, choice: Choice, member: int) -> None:
     """Copy the chosen job's trunk weights (its member `member`, or its only member) into
     `model`'s trunk(s); the head stays freshly initialised."""
-    import torch
+    from hccer.dl.checkpoint import load_model, read_checkpoint
 
     path = choice.model_dir / "checkpoint.pt"
     if not path.is_file():
         raise InputError("candidate job has no checkpoint.pt", file=path)
-    states = torch.load(path, map_location="cpu", weights_only=False)["members"]
-    if len(states) != 1 and member >= len(states):
-        raise ConfigError(f"deep: {choice.experiment} has {len(states)} members; member "
+    ck = read_checkpoint(path)
+    n = len(ck["members"])
+    if n != 1 and member >= n:
+        raise ConfigError(f"deep: {choice.experiment} has {n} members; member "
                           f"{member} cannot start from it")
-    theirs = states[0 if len(states) == 1 else member]
+    theirs = load_model(ck, 0 if n == 1 else member)[0].state_dict()
     own = model.state_dict()
     take = {k: v for k, v in theirs.items()
             if any(k.startswith(p) for p in trunk_prefixes(model))}

@@ -22,7 +22,7 @@ def _pairs(items: list[str], what: str) -> dict[str, str]:
 
 
 def _crop_maps(args) -> int:
-    from hccer.dl.ivim_maps import run_crop_maps
+    from hccer.ivimvit.maps import run_crop_maps
 
     meta = run_crop_maps(_pairs(args.map, "--map"), args.mask, args.box, _study(args.study),
                          args.spacing, args.patient, args.out, args.meta, args.qc_png,
@@ -32,7 +32,7 @@ def _crop_maps(args) -> int:
 
 
 def _train(args) -> int:
-    from hccer.dl.ivim_train import run_vit_fold
+    from hccer.ivimvit.train import run_vit_fold
 
     s = run_vit_fold(_study(args.study), args.experiment, args.inner, args.seed, args.crops,
                      args.folds, args.out_dir, args.device, args.threads, args.base_seed)
@@ -45,7 +45,7 @@ def _train(args) -> int:
 def _features(args) -> int:
     from pathlib import Path
 
-    from hccer.dl.ivim_features import run_extract
+    from hccer.ivimvit.features import run_extract
 
     jobs = [str(Path(p).parent) for p in args.summaries]
     r = run_extract(args.experiment, args.seed, jobs, args.crops, args.folds, args.out,
@@ -56,8 +56,8 @@ def _features(args) -> int:
 
 
 def _fit(args) -> int:
-    from hccer.dl.ivim_models import run_fit
     from hccer.errors import ConfigError
+    from hccer.ivimvit.models import run_fit
 
     if bool(args.perm_bdl) != bool(args.perm_mdl):
         raise ConfigError("give both --perm-bdl and --perm-mdl, or neither")
@@ -72,7 +72,7 @@ def _fit(args) -> int:
 
 
 def _explain(args) -> int:
-    from hccer.dl.ivim_explain import run_explain
+    from hccer.ivimvit.explain import run_explain
 
     n = run_explain(_study(args.study), args.extractor, args.crops, args.map_crops, args.folds,
                     args.out_dir, args.threads)

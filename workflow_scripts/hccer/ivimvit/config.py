@@ -1,15 +1,9 @@
 """The preset's `vit` block (seed-003 §5): which `deep.experiments` are the b-value and map
-feature extractors (and their label-permutation twins), checked once, for the rules and jobs.
-
-Pipeline per seed: every extractor experiment trains one ViT per inner fold of the training
-cohort (`split.inner_folds`); the fold model with the best validation AUC extracts CLS features
-for every patient; bDL / mDL / fDL logistic models and the LASSO combined model are fitted on
-the training cohort and score train (apparent) and test.
+feature extractors (and their label-permutation twins), checked once, for the rules and jobs;
+the split's sides and the training labels every step of the pipeline shares.
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from hccer.errors import ConfigError
 
@@ -93,17 +87,19 @@ def inner_fold(split: dict, k: int) -> tuple[list[str], list[str]]:
 
 
 def training_labels(split: dict, permute: bool, seed: int) -> dict[str, int]:
-    """ER label of every training patient, shuffled among them for the permutation control.
-    One permutation per pipeline seed, shared by every inner-fold job and the models fitted on
-    the features, so the control never sees a true training label."""
-    from hccer.dl.job import permuted
+    """ER label of every training patient; for the permutation control shuffled within blocks,
+    each inner fold's validation patients one block (`dl.job.permuted_training_labels`), so
+    every inner validation set keeps its class counts. One permutation per pipeline seed, shared
+    by every inner-fold job and the models fitted on the features, so the control never sees a
+    true training label."""
+    from hccer.dl.job import permuted_training_labels
 
     train, _ = outer_sides(split)
     er = {r["patient"]: int(r["er"]) for r in split["assignment"]}
-    y = np.array([er[p] for p in train])
-    if permute:
-        y = permuted(y, seed)
-    return dict(zip(train, (int(v) for v in y), strict=True))
+    if not permute:
+        return {p: er[p] for p in train}
+    folds = [(f["train"], f["validation"]) for f in split.get("inner_folds") or []]
+    return permuted_training_labels(train, er, folds, seed)
 
 
 def ledger_models(study: dict) -> list[str]:

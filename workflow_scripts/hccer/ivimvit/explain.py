@@ -1,10 +1,7 @@
-"""Grad-CAM of the b-value ViT (seed-003 §5, Fig. 5) on the b = 1000 image.
-
-Target layer: the patch-token outputs of the last block's first LayerNorm (CLS excluded).
-Channel weights are the mean over tokens of d(ER logit)/d(activation); the map is
-ReLU(sum_c w_c A_c) on the token grid (8³ for a 64³ crop at patch 8), upsampled trilinearly to
-the crop and scaled to [0, 1]. The PNG per patient shows the axial slice of the crop with the
-largest VOI area: the b = 1000 channel, the map, and the map over the image.
+"""Grad-CAM of the b-value ViT (seed-003 §5, Fig. 5) on the b = 1000 image, from the fold model
+that extracted the bDL features; the map is `hccer.dl.gradcam.vit_gradcam`. The PNG per patient
+shows the axial slice of the crop with the largest VOI area: the b = 1000 channel, the map, and
+the map over the image.
 """
 
 from __future__ import annotations
@@ -17,73 +14,16 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def vit_gradcam(model, x) -> np.ndarray:
-    """(B, D, H, W) maps in [0, 1] for inputs x (B, C, D, H, W) of a ViT3D."""
-    import torch
-
-    model.eval()
-    acts = {}
-
-    def hook(_module, _inp, out):
-        out.retain_grad()
-        acts["a"] = out
-
-    handle = model.blocks[-1].norm1.register_forward_hook(hook)
-    try:
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
-        logits = model(x)["logits"]
-        model.zero_grad(set_to_none=True)
-        logits[:, 1].sum().backward()
-    finally:
-        handle.remove()
-    a, g = acts["a"][:, 1:].detach(), acts["a"].grad[:, 1:].detach()   # (B, N, C)
-    w = g.mean(dim=1, keepdim=True)
-    cam = torch.relu((w * a).sum(dim=2)).reshape(len(x), 1, *model.grid)
-    up = torch.nn.functional.interpolate(cam, size=tuple(x.shape[2:]), mode="trilinear",
-                                         align_corners=False)[:, 0]
-    lo = up.amin(dim=(1, 2, 3), keepdim=True)
-    hi = up.amax(dim=(1, 2, 3), keepdim=True)
-    span = hi - lo
-    return torch.where(span > 0, (up - lo) / span.clamp_min(1e-12), torch.zeros_like(up)).numpy()
-
-
-def display_slice(mask: np.ndarray) -> int:
-    """Axial index with the largest VOI area (the central slice when the VOI is empty)."""
-    area = np.asarray(mask).reshape(mask.shape[0], -1).sum(axis=1)
-    return int(np.argmax(area)) if area.any() else mask.shape[0] // 2
-
-
-def panel_png(image: np.ndarray, cam: np.ndarray, path: str | Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(7.5, 2.9))
-    hi = float(image.max()) or 1.0
-    for ax, label in zip(axes, ("b = 1000 crop", "Grad-CAM", "overlay"), strict=True):
-        ax.axis("off")
-        ax.set_title(label, fontsize=8)
-    axes[0].imshow(image, cmap="gray", vmin=0, vmax=hi)
-    axes[1].imshow(cam, cmap="jet", vmin=0, vmax=1)
-    axes[2].imshow(image, cmap="gray", vmin=0, vmax=hi)
-    axes[2].imshow(cam, cmap="jet", alpha=0.4, vmin=0, vmax=1)
-    fig.suptitle(title, fontsize=8)
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def run_explain(study: dict, extractor_json: str, crops: list[str], map_crops: list[str],
                 folds_path: str, out_dir: str, threads: int | None = None) -> int:
     """Grad-CAM PNGs and maps for the explain cohort, from the chosen bDL fold model."""
     import torch
 
-    from hccer.dl import ivim_config
+    from hccer.dl.checkpoint import load_model
     from hccer.dl.data import load_samples
-    from hccer.dl.ivim_train import load_model
+    from hccer.dl.gradcam import display_slice, panel_png, vit_gradcam
     from hccer.errors import ConfigError, InputError
+    from hccer.ivimvit import config as ivim_config
     from hccer.jsonio import read_json, write_json
 
     if threads:
@@ -121,7 +61,8 @@ def run_explain(study: dict, extractor_json: str, crops: list[str], map_crops: l
             p = float(torch.softmax(model(torch.from_numpy(x))["logits"], 1)[0, 1])
         z = display_slice(voi.x[i, 0])
         panel_png(x[0, channel, z], cam[z], out / f"sub-{pid}_gradcam.png",
-                  f"{pid} ({cohort}, ER {er[pid]}) ViT P(ER) {p:.2f}, slice {z}")
+                  f"{pid} ({cohort}, ER {er[pid]}) ViT P(ER) {p:.2f}, slice {z}",
+                  f"b = {b_value:g} crop")
         maps[pid] = cam[z].astype(np.float32)
         images[pid] = x[0, channel, z].astype(np.float32)
         index[pid] = {"er": er[pid], "vit_probability": p, "slice": z}

@@ -51,11 +51,11 @@ def run_extract(experiment: str, seed: int, job_dirs: list[str], crops: list[str
                 threads: int | None = None) -> dict:
     import torch
 
-    from hccer.dl import ivim_config
+    from hccer.dl.checkpoint import load_model
     from hccer.dl.data import load_samples
-    from hccer.dl.ivim_train import load_model
     from hccer.dl.train import resolve_device
     from hccer.errors import InputError
+    from hccer.ivimvit import config as ivim_config
     from hccer.jsonio import read_json, write_json, write_text
 
     if threads:
@@ -72,7 +72,7 @@ def run_extract(experiment: str, seed: int, job_dirs: list[str], crops: list[str
         summaries.append(dict(s, dir=str(d)))
     chosen = choose_fold(summaries)
     dev = resolve_device(device or "auto")
-    model, ck = load_model(Path(chosen["dir"]) / "checkpoint.pt", dev)
+    model, ck = load_model(Path(chosen["dir"]) / "checkpoint.pt", device=dev)
     split = read_json(folds_path)
     train, test = ivim_config.outer_sides(split)
     patients = sorted(train + test)

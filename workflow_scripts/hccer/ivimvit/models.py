@@ -4,7 +4,7 @@ Fitted on the training cohort only:
   * fusion (fDL): per-patient LayerNorm without affine parameters of concat(bDL, mDL);
   * selection, per feature set: z-score with the training scaler, drop features constant in
     training, greedy Pearson filter in index order (drop a feature whose |r| to one already
-    kept exceeds the threshold, 0.8), ANOVA F top k (10);
+    kept exceeds the threshold, 0.8), ANOVA F top k (10): the steps of `radiomics.select`;
   * classifier: L2 logistic regression, C chosen on the declared inner folds by AUC over a
     log grid (1e-3 .. 1e2);
   * combined: the selected fDL features plus the clinical model's predictors (tumour size, D),
@@ -37,25 +37,9 @@ def layer_norm(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     return (x - mean) / np.sqrt(var + eps)
 
 
-def correlation_filter(x: np.ndarray, threshold: float = 0.8) -> list[int]:
-    """Greedy in index order: feature j is kept unless |Pearson r| with a feature already kept
-    exceeds `threshold`. Columns must not be constant."""
-    x = np.asarray(x, float)
-    if x.shape[1] == 0:
-        return []
-    r = np.abs(np.atleast_2d(np.corrcoef(x, rowvar=False)))
-    if not np.isfinite(r).all():
-        raise ValueError("correlation filter: constant or non-finite columns")
-    kept: list[int] = []
-    for j in range(x.shape[1]):
-        if not kept or not (r[j, kept] > threshold).any():
-            kept.append(j)
-    return kept
-
-
 def select_features(X: pd.DataFrame, y, threshold: float = 0.8, k: int = 10) -> dict:
     """Training-only selection: scaler, constant drop, correlation filter, ANOVA top k."""
-    from hccer.radiomics.select import anova_topk, zscore_fit
+    from hccer.radiomics.select import anova_topk, correlation_filter, zscore_fit
 
     y = np.asarray(y).astype(int)
     if len(set(y)) < 2:
@@ -63,7 +47,7 @@ def select_features(X: pd.DataFrame, y, threshold: float = 0.8, k: int = 10) -> 
     mean, sd = zscore_fit(X)
     varying = [c for c in X.columns if X[c].std(ddof=0) > 0]
     Z = (X[varying] - mean[varying]) / sd[varying]
-    kept = [varying[i] for i in correlation_filter(Z.to_numpy(), threshold)]
+    kept = correlation_filter(Z, y, threshold=threshold, order="columns")
     selected = anova_topk(Z[kept], y, k=k) if kept else []
     if not selected:
         raise InputError("no deep feature varies across the training patients")
@@ -156,7 +140,7 @@ def _model_record(model, names: list[str]) -> dict:
 
 def _feature_sets(paths: dict[str, str], patients: list[str], cohorts: dict) -> dict:
     """bdl, mdl (as read, columns prefixed) and fdl = LayerNorm(concat) over `patients`."""
-    from hccer.dl.ivim_features import read_features
+    from hccer.ivimvit.features import read_features
 
     sets = {}
     for role in ("bdl", "mdl"):
@@ -205,7 +189,7 @@ def fit_all(study: dict, features: dict[str, str], outcome: pd.DataFrame, split:
     """Ledger rows (train and test cohorts) and the record of every selection and fit."""
     from hccer.classical.fit import labels_of
     from hccer.classical.models import predict_proba
-    from hccer.dl import ivim_config
+    from hccer.ivimvit import config as ivim_config
     from hccer.ledger import rows as ledger_rows
     from hccer.stats.roc import auc
 

@@ -108,7 +108,7 @@ def model_catalogue(study: dict) -> dict[str, str | None]:
         if classical.get("combined") and clin:
             out[classical["combined"]["name"]] = None
     if study.get("vit"):
-        from hccer.dl import ivim_config
+        from hccer.ivimvit import config as ivim_config
 
         for name in ivim_config.ledger_models(study):
             out[name] = None

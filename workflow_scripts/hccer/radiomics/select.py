@@ -76,19 +76,34 @@ def univariate_filter(X, y, *, p_threshold: float = 0.05) -> list[str]:
             if univariate_p(X[c].to_numpy()[y == 1], X[c].to_numpy()[y == 0]) < p_threshold]
 
 
-def correlation_filter(X, y, *, threshold: float = 0.9) -> list[str]:
-    """Greedy: walk features by decreasing |AUC - 0.5| and drop any with |Pearson r| above the
-    threshold to one already kept."""
-    from hccer.stats.roc import auc
+CORRELATION_ORDERS = ("auc", "columns")
 
-    y = np.asarray(y)
-    order = sorted(X.columns, key=lambda c: -abs(auc(X[c].to_numpy(), y) - 0.5))
-    corr = X[order].corr().abs().to_numpy()
+
+def correlation_filter(X, y=None, *, threshold: float = 0.9, order: str = "auc") -> list[str]:
+    """Greedy: walk the features in `order` and drop any with |Pearson r| above the threshold
+    to one already kept. `auc`: by decreasing |AUC - 0.5| (needs y); `columns`: as the columns
+    stand (the IVIM ViT selection, seed-003 §5)."""
+    if X.shape[1] == 0:
+        return []
+    if order == "auc":
+        from hccer.stats.roc import auc
+
+        y = np.asarray(y)
+        names = sorted(X.columns, key=lambda c: -abs(auc(X[c].to_numpy(), y) - 0.5))
+        corr = X[names].corr().abs().to_numpy()
+    elif order == "columns":
+        names = list(X.columns)
+        # np.corrcoef, not pandas' pairwise sums: the two can differ in the last bit, and the
+        # ViT selections were made with np.corrcoef
+        corr = np.abs(np.atleast_2d(np.corrcoef(X.to_numpy(float), rowvar=False)))
+    else:
+        raise ValueError(f"correlation order must be one of {CORRELATION_ORDERS}, not "
+                         f"{order!r}")
     kept_idx: list[int] = []
-    for i in range(len(order)):
+    for i in range(len(names)):
         if all(not (corr[i, j] > threshold) for j in kept_idx):
             kept_idx.append(i)
-    return [order[i] for i in kept_idx]
+    return [names[i] for i in kept_idx]
 
 
 def mrmr(X, y, *, k: int = 20) -> list[str]:

@@ -98,7 +98,7 @@ def model_sources(study: dict) -> dict[str, str]:
         if classical.get("combined") and clin:
             out[classical["combined"]["name"]] = "classical.combined"
     if study.get("vit"):
-        from hccer.dl import ivim_config
+        from hccer.ivimvit import config as ivim_config
 
         vit = ivim_config.block(study)
         for role, name in ivim_config.MODEL_NAMES.items():
