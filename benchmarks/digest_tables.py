@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
                 digests[study] = run_preset(args.tree.resolve(), study, base / study, log)
                 print(f"{study:16s} {len(digests[study]):3d} files  "
                       f"{time.perf_counter() - t0:6.0f} s", flush=True)
-    args.out.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
+                # after each preset, so a later failure keeps the finished ones
+                args.out.write_text(json.dumps(digests, indent=1, sort_keys=True) + "\n")
     if not args.against:
         return 0
     before = json.loads(args.against.read_text())
