@@ -454,3 +454,23 @@ def test_scan_characteristics_from_converted_twin_series(tmp_path):
                 assert cells.loc["Tube voltage", name] == "120 kVp"
                 assert cells.loc["Rotation time", name] == "0.5 s"
                 assert cells.loc["Tube current", name].startswith("automatic (")
+
+
+def test_table1_variable_kind_is_decided_on_the_whole_cohort(holdout):
+    # ages: 11 distinct whole numbers overall (continuous) but only 5 in the test block, which
+    # on its own would read as 5 levels; both blocks must give the one summary row
+    item = {
+        "id": "t1",
+        "title": "T1",
+        "kind": "table1",
+        "continuous": "mwu",
+        "blocks": [
+            {"by": "er", "within": cohort, "order": ["er", "ner"], "names": ["ER", "NER"],
+             "title": cohort}
+            for cohort in ("train", "test")
+        ],
+        "variables": [{"label": "Age", "column": "age_years", "continuous": True}],
+    }
+    f = tables.build(item, holdout).frame
+    assert list(f["Level"]) == ["median (IQR)"]
+    assert f.loc[0, "P (test)"] not in ("", "—")

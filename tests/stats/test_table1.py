@@ -193,6 +193,22 @@ def test_build_table1_counts_and_tests():
         t1.contingency_test([[2, 4], [4, 2]], "pearson")["p_value"])
 
 
+def test_numeric_keeps_a_few_valued_variable_continuous():
+    # three whole-number ages: levels by the automatic rule, one summary row when listed numeric
+    df = pd.DataFrame({"grp": ["ER", "ER", "NER", "NER"], "age": [50.0, 60, 50, 70]})
+    assert list(t1.build_table1(df, "grp", ["age"]).level) == ["50.0", "60.0", "70.0"]
+    tab = t1.build_table1(df, "grp", ["age"], continuous="mwu", numeric=["age"])
+    assert list(tab.level) == ["median (IQR)"] and tab.iloc[0]["ER"] == "55.00 (52.50–57.50)"
+    assert t1.is_categorical(df.age) and not t1.is_categorical(pd.Series([1.5, 2, 3]))
+
+
+def test_one_observed_group_gives_no_continuous_test():
+    df = pd.DataFrame({"grp": ["ER"] * 4, "age": [41.0, 52, 63, 74]})
+    row = t1.build_table1(df, "grp", ["age"], continuous="auto", numeric=["age"]).iloc[0]
+    assert row["test"] == "none" and np.isnan(row["p_value"]) and row["p"] == "—"
+    assert row["ER"] == "57.50 (49.25–65.75)"
+
+
 def test_continuous_auto_uses_mwu_for_skewed_data():
     rng = np.random.default_rng(1)
     a, b = rng.lognormal(0, 1.5, 60), rng.lognormal(0.5, 1.5, 60)

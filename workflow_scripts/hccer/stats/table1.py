@@ -174,12 +174,14 @@ def _median_iqr(x: np.ndarray) -> str:
 def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = None,
                  rule: str = "pearson", continuous: str = "auto",
                  categorical: list[str] | None = None, max_levels: int = 5,
-                 percent: bool = True) -> pd.DataFrame:
+                 percent: bool = True, numeric: list[str] | None = None) -> pd.DataFrame:
     """Baseline table: one row per categorical level or continuous variable, one column per
     group plus Total, with the p-value and the test used on the variable's first row.
 
     A variable is categorical when listed in `categorical`, non-numeric, or numeric with at
-    most `max_levels` distinct values that are all whole numbers; otherwise continuous. A
+    most `max_levels` distinct values that are all whole numbers; otherwise continuous (always
+    for a variable listed in `numeric`: a caller tabulating several sub-cohorts decides the
+    kind once, so a small block cannot turn a continuous variable into levels). A
     pandas Categorical column keeps its declared level order, levels no patient has included
     (count 0; such a level does not enter the test). Cells are "n (%)", or "n" when `percent`
     is false. Missing values are left out of each variable's counts and test.
@@ -188,15 +190,13 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
         raise KeyError(group)
     groups = sorted(df[group].dropna().unique(), key=str)
     variables = variables or [c for c in df.columns if c != group]
-    categorical = set(categorical or [])
+    categorical, numeric = set(categorical or []), set(numeric or [])
     rows = []
     for var in variables:
         col = df[var]
         sub = df.loc[col.notna() & df[group].notna(), [var, group]]
         x = sub[var]
-        numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
-        is_cat = (var in categorical or not numeric
-                  or (x.nunique() <= max_levels and np.all(np.mod(x, 1) == 0)))
+        is_cat = var in categorical or (var not in numeric and is_categorical(x, max_levels))
         if is_cat:
             ct = pd.crosstab(sub[var], sub[group]).reindex(columns=groups, fill_value=0)
             if isinstance(x.dtype, pd.CategoricalDtype):
@@ -211,7 +211,10 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
                 rows.append(row)
         else:
             parts = [sub.loc[sub[group] == g, var].to_numpy(float) for g in groups]
-            if len(groups) == 2:
+            if sum(p.size > 0 for p in parts) < 2:  # one group with values: nothing to compare
+                test = {"test": "none", "statistic": float("nan"), "p_value": float("nan")}
+                summ = _mean_sd if continuous in ("ttest", "welch") else _median_iqr
+            elif len(groups) == 2:
                 test = continuous_test(parts[0], parts[1], continuous)
             else:
                 from scipy.stats import f_oneway, kruskal
@@ -220,7 +223,8 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
                 r = fn(*parts)
                 test = {"test": "kruskal" if continuous == "mwu" else "anova",
                         "statistic": float(r.statistic), "p_value": float(r.pvalue)}
-            summ = _median_iqr if test["test"] in ("mwu", "kruskal") else _mean_sd
+            if test["test"] != "none":
+                summ = _median_iqr if test["test"] in ("mwu", "kruskal") else _mean_sd
             row = {"variable": var, "level": "median (IQR)" if summ is _median_iqr
                    else "mean ± SD", "Total": summ(x.to_numpy(float))}
             for g, p in zip(groups, parts, strict=True):
@@ -229,6 +233,13 @@ def build_table1(df: pd.DataFrame, group: str, variables: list[str] | None = Non
             rows.append(row)
     cols = ["variable", "level", "Total", *map(str, groups), "p_value", "p", "test"]
     return pd.DataFrame(rows)[cols]
+
+
+def is_categorical(x: pd.Series, max_levels: int = 5) -> bool:
+    """`build_table1`'s automatic kind of a variable's non-missing values: non-numeric, or at
+    most `max_levels` distinct whole numbers."""
+    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
+    return not numeric or (x.nunique() <= max_levels and bool(np.all(np.mod(x, 1) == 0)))
 
 
 def _count(n, total, percent: bool) -> str:

@@ -81,13 +81,17 @@ def _groups(tab: pd.DataFrame, block: dict) -> tuple[pd.Series, list[str], list[
 
 
 def table1(item: dict, inp: Inputs) -> Table:
-    from hccer.stats.table1 import build_table1
+    from hccer.stats.table1 import build_table1, is_categorical
 
     tab = inp.analysed()
     coded = pd.DataFrame(
         {v["label"]: code_variable(tab, v) for v in item["variables"]}, index=tab.index
     )
     variables = list(coded.columns)
+    # each variable's kind is decided on the whole analysed cohort: decided per block, a
+    # continuous variable with few values in one block would get level rows the others lack
+    levelled = [v for v in variables if is_categorical(coded[v].dropna())]
+    measured = [v for v in variables if v not in levelled]
     out, values, tests = None, [], {}
     for bi, block in enumerate(item["blocks"]):
         sub = tab if not block.get("within") else tab[tab["cohort"] == block["within"]]
@@ -107,6 +111,8 @@ def table1(item: dict, inp: Inputs) -> Table:
             item.get("rule", "pearson"),
             item.get("continuous", "auto"),
             percent=item.get("percent", True),
+            categorical=levelled,
+            numeric=measured,
         )
         n = key.value_counts()
         cols = {}
