@@ -1,4 +1,5 @@
-"""Table 1 test rules: the papers' printed p-values re-derived from their printed counts."""
+"""Table 1 test rules: the papers' printed p-values re-derived from their printed counts;
+declared levels keep their order and zero rows, and cells print counts only on request."""
 
 from __future__ import annotations
 
@@ -216,3 +217,41 @@ def test_continuous_auto_uses_mwu_for_skewed_data():
     res = t1.continuous_test(a, b, "auto")
     assert res["test"] == "mwu"
     assert res["p_value"] == pytest.approx(mannwhitneyu(a, b).pvalue)
+
+
+def _frame(counts: dict[str, tuple[int, int]], levels: list[str]) -> pd.DataFrame:
+    """Patients from per-level (NER, ER) counts, the variable as a Categorical."""
+    rows = [
+        (lv, g)
+        for lv, (ner, er) in counts.items()
+        for g, n in (("NER", ner), ("ER", er))
+        for _ in range(n)
+    ]
+    df = pd.DataFrame(rows, columns=["v", "grp"])
+    df["v"] = pd.Categorical(df["v"], categories=levels)
+    return df
+
+
+def test_declared_levels_keep_order_and_zero_rows_paper000_alb():
+    # seed-000-001 Table 1, ALB: >=40 100/65, <40 2/0 (NER/ER); printed p 0.256
+    df = _frame({"≥40": (100, 65), "<40": (2, 0)}, ["≥40", "<40", "not measured"])
+    tab = t1.build_table1(df, "grp", ["v"], rule="pearson")
+    assert list(tab["level"]) == ["≥40", "<40", "not measured"]
+    assert list(tab["ER"]) == ["65 (100.0)", "0 (0.0)", "0 (0.0)"]
+    assert tab.loc[0, "p"] == "0.256"
+
+
+def test_bclc_with_an_empty_level_gives_the_4x2_p():
+    # seed-000-001 Table 1, BCLC 0/A/B/C (printed <0.001); a declared level D nobody has
+    counts = {"0": (17, 5), "A": (78, 39), "B": (1, 3), "C": (6, 18)}
+    tab = t1.build_table1(_frame(counts, ["0", "A", "B", "C", "D"]), "grp", ["v"], "pearson")
+    ref = t1.contingency_test([[17, 5], [78, 39], [1, 3], [6, 18]], "pearson")
+    assert tab.loc[0, "p_value"] == pytest.approx(ref["p_value"])
+    assert tab.loc[0, "p"] == "<0.001" and list(tab["NER"])[-1] == "0 (0.0)"
+
+
+def test_counts_only_cells():
+    df = _frame({"M": (93, 64), "F": (12, 9)}, ["M", "F"])  # seed-004 Table S4, sex
+    tab = t1.build_table1(df, "grp", ["v"], "pearson_fisher5_2x2", percent=False)
+    assert list(tab["NER"]) == ["93", "12"] and list(tab["Total"]) == ["157", "21"]
+    assert tab.loc[0, "p"] == "0.855"  # printed .855

@@ -1,4 +1,7 @@
-"""Training loop (resume bit-identical, early stopping) and whole jobs on tiny crops."""
+"""Whole jobs of `hccer.dl.job` on tiny crops: a CV fold job (ledger, history, curves), a
+hold-out inner-fold ensemble job with Grad-CAM and rescoring, a planted image signal learned out
+of fold, the permutation control's block-wise label shuffle, and the cemri_dlrcr hold-out jobs
+(ResNets, then DLRCR warm-started from the best of them)."""
 
 import json
 
@@ -6,63 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from hccer.dl import networks
-from hccer.dl.data import Samples
-from hccer.dl.train import TrainConfig, fit, set_determinism
-
-
-def _samples(n=6, shape=(1, 10, 12, 12), seed=0):
-    rng = np.random.default_rng(seed)
-    labels = np.array([0, 1] * (n // 2))
-    x = rng.random((n, *shape), dtype=np.float32) * 0.2
-    x[labels == 1, ..., 3:7, 3:7] += 0.6                 # a bright "tumour" for label 1
-    return Samples(x, np.arange(n), [f"p{i}" for i in range(n)]), labels
-
-
-def _net(seed):
-    torch.manual_seed(seed)
-    return networks.build("cnn3d", {"width": 2, "dense": (8, 8, 4), "dropout": 0.5},
-                          input_shape=(1, 10, 12, 12))
-
-
-@pytest.mark.parametrize("augment", ["expand7", "flips_rot90"])
-def test_resume_is_bit_identical(tmp_path, augment):
-    set_determinism(torch.device("cpu"))
-    s, y = _samples()
-    cfg = TrainConfig(epochs=3, batch_size=4, lr=1e-3, augment=augment,
-                      class_weights="balanced")
-    full = _net(0)
-    h_full = fit(full, s, y, cfg, seed=5, device=torch.device("cpu"),
-                 resume=tmp_path / "a.pt")
-    # interrupted after one epoch, then a fresh process would rebuild the model and resume
-    part = _net(0)
-    fit(part, s, y, TrainConfig(**{**cfg.__dict__, "epochs": 1}), seed=5,
-        device=torch.device("cpu"), resume=tmp_path / "b.pt")
-    torch.manual_seed(123)                               # RNG state must come from the file
-    resumed = _net(99)
-    h_res = fit(resumed, s, y, cfg, seed=5, device=torch.device("cpu"),
-                resume=tmp_path / "b.pt")
-    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(),
-                         strict=True):
-        assert torch.equal(a, b), k
-    assert [h["train_loss"] for h in h_full] == [h["train_loss"] for h in h_res]
-
-
-def test_early_stopping_restores_best_weights(tmp_path):
-    s, y = _samples(8)
-    val, vy = _samples(4, seed=1)
-    model = _net(0)
-    cfg = TrainConfig(epochs=40, batch_size=8, lr=3e-2, early_stopping={"patience": 2})
-    hist = fit(model, s, y, cfg, seed=0, device=torch.device("cpu"), val=val, val_labels=vy)
-    losses = [h["val_loss"] for h in hist]
-    best = int(np.argmin(losses))
-    assert len(hist) <= 40 and len(hist) - 1 - best <= 2
-    if len(hist) < 40:
-        assert len(hist) - 1 - best == 2                 # stopped after `patience` bad epochs
-    from hccer.dl.train import predict
-    p = predict(model, val, None, torch.device("cpu"))
-    got = float(-np.mean(vy * np.log(p + 1e-7) + (1 - vy) * np.log(1 - p + 1e-7)))
-    assert got == pytest.approx(losses[best], rel=1e-5)
+from dlcohort import CR_VARS, dlrcr_cohort, dlrcr_files
 
 
 def _cohort(tmp_path, n=12, mode="slices2d"):
@@ -218,25 +165,6 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
     assert "one_class.json" in str(err.value)
 
 
-def test_gradcam_matches_a_hand_computation():
-    from hccer.dl.gradcam import gradcam
-
-    model = _net(0).eval()
-    x = torch.rand(1, 1, 10, 12, 12)
-    cam = gradcam(model, x.numpy())
-    acts = model.features(x).detach().requires_grad_(True)
-    logit = model.out(model.dense(torch.flatten(acts, 1)))[0, 1]
-    g, = torch.autograd.grad(logit, acts)
-    raw = torch.relu((g.mean(dim=(2, 3, 4), keepdim=True) * acts).sum(1))[0, 0].detach()
-    # pool 4 of a 10-slice input has depth 1: the map is the same on all slices
-    assert cam.shape == (1, 10, 12, 12) and np.allclose(cam[0, 0], cam[0, 9])
-    # the 2x2 pool-4 grid upsampled to 12x12: the larger raw cell is the brighter quadrant
-    if raw.max() > raw.min():
-        i, j = np.unravel_index(int(raw.argmax()), raw.shape)
-        quad = cam[0, 0, 6 * i:6 * i + 6, 6 * j:6 * j + 6].mean()
-        assert quad == pytest.approx(cam[0, 0].reshape(2, 6, 2, 6).mean(axis=(1, 3)).max())
-
-
 def test_a_planted_image_signal_is_learned_out_of_fold(tmp_path):
     """Held-out patients whose ER slices carry a bright square are ranked first."""
     from hccer.dl.job import run_job
@@ -275,3 +203,51 @@ def test_permutation_control_keeps_every_validation_set_two_class():
     # without validation sets it is the plain shuffle of the whole training set
     plain = permuted_training_labels(train, er, [(train, None)], 3)
     assert list(plain.values()) == permuted(np.array([er[p] for p in train]), 3).tolist()
+
+
+def test_holdout_jobs_resnets_then_dlrcr(tmp_path):
+    from hccer.dl.job import run_job
+    from hccer.ledger import read_ledger
+
+    crops, pids, train, test = dlrcr_cohort(tmp_path)
+    base = {"network": "stack", "epochs": 3, "batch_size": 8, "optimizer": "sgd", "lr": 0.05,
+            "class_weights": "balanced", "augment": "affine", "ensemble": "inner_holdout",
+            "early_stopping": {"patience": 2, "monitor": "val_auc"}, "score_train": True,
+            "input": {"array": "x", "phases": ["AP", "PVP", "DP"]},
+            "net": {"backbone": "resnet18", "width": 4, "normalise": "none"}}
+    study = {"key": "t", "phases": ["AP", "PVP", "DP"], "crop": {"mode": "slices2d"},
+             "clinical": {"variables": CR_VARS},
+             "deep": {"device": "cpu", "defaults": base, "experiments": {
+                 "resnet18": {}, "resnet10": {"net": {"backbone": "resnet10"}},
+                 "dlrcr": {"net": {"fusion": "A"}, "tabular": ["radiomics", "clinical"],
+                           "init_from": ["resnet10", "resnet18"]}}}}
+    summaries = {}
+    for name in ("resnet10", "resnet18", "dlrcr"):
+        out = tmp_path / "models" / name / "fold-0_seed-0"
+        summaries[name] = run_job(
+            study, name, 0, 0, crops, str(tmp_path / "folds.json"),
+            str(tmp_path / "outcome.tsv"), str(out), str(tmp_path / f"{name}.csv"),
+            tabular_files=dlrcr_files(tmp_path),
+            init_dirs=[str(tmp_path / "models" / m / "fold-0_seed-0")
+                       for m in ("resnet10", "resnet18")] if name == "dlrcr" else None)
+        led = read_ledger(tmp_path / f"{name}.csv")
+        assert sorted(led[led.cohort == "train"].patient_id) == train
+        assert sorted(led[led.cohort == "test"].patient_id) == test
+        assert set(led.model) == {name} and led.score.between(0, 1).all()
+    inner0 = json.loads((tmp_path / "folds.json").read_text())["inner_folds"][0]
+    for s in summaries.values():
+        assert s["n_inner_val_patients"] == len(inner0["validation"]) == 6
+        assert s["inner_val_auc"] is not None and len(s["epochs_run"]) == 1
+    d = summaries["dlrcr"]
+    best = max(("resnet10", "resnet18"), key=lambda m: (summaries[m]["inner_val_auc"],
+                                                         m == "resnet10"))
+    assert d["backbone_from"]["experiment"] == best
+    assert d["config"]["net"]["backbone"] == best
+    assert d["tabular_columns"] == ["DP_original_shape_Sphericity",
+                                    "AP_original_firstorder_Mean", "ast_gt40",
+                                    "diameter_gt5cm"]
+    ck = torch.load(tmp_path / "models" / "dlrcr" / "fold-0_seed-0" / "checkpoint.pt",
+                    weights_only=False)
+    assert ck["tabular"]["columns"] == d["tabular_columns"]
+    # width 4: ResNet-10 pools 2 x 4 channels, ResNet-18 8 x 4; plus 4 tabular columns
+    assert ck["members"][0]["head.out.weight"].shape[1] == (8 if best == "resnet10" else 32) + 4

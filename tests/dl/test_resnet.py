@@ -1,7 +1,9 @@
-"""cemri_dlrcr networks (spec seed-002 §5-§6): ResNet-10/18/34 on the 3 phases stacked as
-channels and DLRCR (trunk features ++ tabular inputs -> FC); shapes at the paper's sizes,
-one-batch overfits at tiny sizes, and the training pieces the paper's recipe needs (SGD,
-early stopping on validation AUC, the rotation/zoom/flip/shift augmentation)."""
+"""ResNet trunks and what cemri_dlrcr builds on them (spec seed-002 §5-§6): `hccer.dl.resnet`'s
+ResNet-10/18/34 sizes and layer names by hand; the `stack` network of `hccer.dl.networks` (the 3
+phases as channels) and its DLRCR head (trunk features ++ tabular inputs -> FC), shapes at the
+paper's sizes and one-batch overfits at tiny ones; and the recipe's pieces in `hccer.dl.train`
+(SGD, early stopping on validation AUC) and `hccer.dl.data` (the rotation/zoom/flip/shift
+augmentation)."""
 
 import numpy as np
 import pytest
