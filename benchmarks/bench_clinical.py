@@ -27,8 +27,8 @@ PRESETS = ["phase_attention", "deep_fusion", "cemri_dlrcr"]
 
 def cohort(preset: str, n: int, seed: int) -> pd.DataFrame:
     sim = simulate_clinical(preset, n=n, seed=seed)
-    t = sim.truth.set_index("patient_id")
-    out = sim.clinical.set_index("patient_id").loc[t.index[t["censored"] == 0]]
+    t = sim.truth.set_index("patient_code")
+    out = sim.clinical.set_index("patient_code").loc[t.index[t["censored"] == 0]]
     out.index.name = "patient"
     return out.assign(er=t["true_er"], time_days=365, event=t["true_er"],
                       _oracle=t["logit_clinical"])

@@ -5,12 +5,13 @@
 # Everything here runs at DAG-build time, so it stays cheap: no image is opened.
 
 import csv
+import functools
 import os
 import sys
 from pathlib import Path
 
 from hccer.config import load_study, validate
-from hccer.ids import pseudonymise
+from hccer.ids import PATIENT_CODE, pseudonymise
 from hccer.paper import rules as paperrules
 from hccer.paper import spec as paperspec
 from hccer.paths import Layout, PrivateLayout, SyntheticLayout
@@ -89,17 +90,25 @@ def log_path(rule, *keys):
     return L.log(rule, *keys)
 
 
+@functools.cache
+def mask_rows(sheet):
+    """The mask sheet's rows, read once per run (called for every patient's masks)."""
+    from hccer.ingest.masks import read_mask_sheet
+
+    return read_mask_sheet(sheet)
+
+
 def mask_path(pid, phase, reader):
     """The source mask of one patient, phase and reader (synthetic layout or the sheet)."""
     code = CODE[pid]
     if SOURCE == "synthetic":
         return SYN.mask(code, phase, reader)
     sheet = Path(MASK_SHEET)
-    with open(sheet, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if (row["patient_id"], row["phase"], row["reader"]) == (code, phase, reader):
-                return str(sheet.parent / row["path"])
-    raise ValueError(f"no mask for patient {code}, phase {phase}, reader {reader} in {sheet}")
+    for row in mask_rows(str(sheet)):
+        if (row[PATIENT_CODE], row["phase"], row["reader"]) == (code, phase, reader):
+            return str(sheet.parent / row["path"])
+    # named by pseudonym: Snakemake prints this, and the site's code must not reach a log
+    raise ValueError(f"no mask for patient {pid}, phase {phase}, reader {reader} in {sheet.name}")
 
 
 def screened_pids(wildcards=None):

@@ -26,7 +26,7 @@ rule triage_patient:
         "patient_ingest"
     shell:
         "hccer --log {log} triage --patient-dir {params.folder} --patient {wildcards.pid} "
-        "--study {input.study} --masks {params.masks} --source-id {params.code} "
+        "--study {input.study} --masks {params.masks} --patient-code {params.code} "
         "{params.override} --out-manifest {output.manifest} --out-status {output.status}"
 
 

@@ -6,7 +6,7 @@ import yaml
 from hccer.cohort.status import combine, summary_markdown
 from hccer.config import check_cross_fields, load_study, validate
 from hccer.errors import ConfigError
-from hccer.ids import check_source_id, pseudonymise
+from hccer.ids import check_patient_code, pseudonymise
 from hccer.ingest.screen import screen_records
 
 
@@ -68,11 +68,11 @@ def test_pseudonyms_are_keyed_and_stable():
     assert pseudonymise("X", "k" * 8) == "p" + ref
 
 
-def test_source_id_rules():
-    assert check_source_id("HCC-0001_a.b") is None
-    assert "spaces" in check_source_id("HCC 1")
-    assert "non-ASCII" in check_source_id("Çağ")
-    assert "empty" in check_source_id("")
+def test_patient_code_rules():
+    assert check_patient_code("HCC-0001_a.b") is None
+    assert "spaces" in check_patient_code("HCC 1")
+    assert "non-ASCII" in check_patient_code("Çağ")
+    assert "empty" in check_patient_code("")
 
 
 def test_status_keeps_first_failure_and_counts():
@@ -142,3 +142,16 @@ def test_demo_config_shrinks_every_deep_preset(cfg, project_root):
         full = load_study(dict(paper, study=path.stem), project_root)
         assert math.prod(demo["crop"]["size"]) < math.prod(full["crop"]["size"]), path.stem
         assert int(demo["deep"]["defaults"]["epochs"]) <= 40, path.stem
+
+
+def test_old_sheets_name_the_patient_code_patient_id(caplog):
+    from hccer.errors import InputError
+    from hccer.ids import code_column_renames
+
+    assert code_column_renames(["patient_code", "age"], "clinical.csv") == {}
+    with caplog.at_level("WARNING"):
+        assert code_column_renames(["patient_id", "age"], "clinical.csv") == {
+            "patient_id": "patient_code"}
+    assert "clinical.csv" in caplog.text and "rename it" in caplog.text
+    with pytest.raises(InputError, match="both 'patient_code' and 'patient_id'"):
+        code_column_renames(["patient_id", "patient_code"], "masks.tsv")

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from hccer.cohort.outcome import OutcomePolicy, check_sheet, derive_outcome, flow_counts
@@ -6,7 +8,7 @@ POLICY = OutcomePolicy(horizon_days=365, min_followup_days=365)
 
 
 def sheet(rows):
-    return pd.DataFrame(rows, columns=["patient_id", "surgery_date", "recurrence_date",
+    return pd.DataFrame(rows, columns=["patient_code", "surgery_date", "recurrence_date",
                                        "last_followup_date"])
 
 
@@ -18,7 +20,7 @@ def test_labels_at_horizon_and_censoring_policy():
         ["A4", "2015-01-01", None, "2016-06-01"],           # followed 517 d, no recurrence
         ["A5", "2015-01-01", None, "2015-10-01"],           # 273 d, censored -> excluded
     ])
-    out = derive_outcome(df, POLICY).set_index("patient_id")
+    out = derive_outcome(df, POLICY).set_index("patient_code")
     assert out.loc["A1", "er"] == 1 and out.loc["A1", "time_days"] == 151
     assert out.loc["A2", "er"] == 1
     assert out.loc["A3", "er"] == 0 and out.loc["A3", "event"] == 1
@@ -53,7 +55,7 @@ def test_sheet_problems_name_rows_and_ids():
                 ["Jürgen", "2015-01-01", None, "2017-01-01"]])
     problems = check_sheet(df, "clinical.csv")
     reasons = " ".join(p["reason"] for p in problems)
-    assert "duplicate patient ID on rows [2, 3]" in reasons
+    assert "duplicate patient code on rows [2, 3]" in reasons
     assert "spaces are not allowed" in reasons
     assert "non-ASCII" in reasons
     assert check_sheet(df.drop(columns="surgery_date"), "c.csv")[0]["reason"].startswith(
@@ -63,3 +65,26 @@ def test_sheet_problems_name_rows_and_ids():
 def test_policy_rejects_nonsense():
     with pytest.raises(ValueError):
         OutcomePolicy(horizon_days=0, min_followup_days=0)
+
+
+def test_outcome_cli_reads_an_old_sheet_the_same_and_says_so(tmp_path, capfd):
+    from hccer.cli import main
+    from hccer.ingest.masks import read_mask_sheet
+
+    study = Path(__file__).resolve().parents[2] / "config" / "studies" / "ct_3dcnn.yaml"
+    rows = "A1,2015-01-01,2015-06-01,2016-01-01\nA2,2015-01-01,,2017-01-01\n"
+    tables = {}
+    for column in ("patient_code", "patient_id"):
+        sheet = tmp_path / f"{column}.csv"
+        sheet.write_text(f"{column},surgery_date,recurrence_date,last_followup_date\n{rows}")
+        out = tmp_path / f"{column}.tsv"
+        assert main(["outcome", "--clinical", str(sheet), "--study", str(study),
+                     "--salt", "s" * 16, "--out", str(out),
+                     "--flow", str(tmp_path / f"{column}.json")]) == 0
+        tables[column] = out.read_text()
+    assert tables["patient_code"] == tables["patient_id"] and "A1" not in tables["patient_id"]
+    assert "patient_id.csv: column 'patient_id' is read as 'patient_code'" in capfd.readouterr().err
+    masks = tmp_path / "masks.tsv"
+    masks.write_text("patient_id\tphase\treader\tpath\nA1\tART\tr1\ta.nii.gz\n")
+    assert read_mask_sheet(masks) == [{"patient_code": "A1", "phase": "ART", "reader": "r1",
+                                       "path": "a.nii.gz", "line": 2}]

@@ -262,12 +262,12 @@ def test_mask_checks_in_triage(tmp_path):
     _mask_like(art, masks / f"{code}_ART_r1.nii.gz")
     _mask_like(art, masks / f"{code}_ART_r2.nii.gz", shift=0.5)
     sheet = tmp_path / "masks.tsv"
-    sheet.write_text("patient_id\tphase\treader\tpath\n"
+    sheet.write_text("patient_code\tphase\treader\tpath\n"
                      f"{code}\tART\t1\tmasks/{code}_ART_r1.nii.gz\n"
                      f"{code}\tART\t2\tmasks/{code}_ART_r2.nii.gz\n")
     s = study("ct_3dcnn")
     s["phases"] = ["NC", "ART"]
-    rows, status = triage_patient(root, "pa", s, masks=sheet, source_id=code)
+    rows, status = triage_patient(root, "pa", s, masks=sheet, patient_code=code)
     assert not status["ok"]
     (prob,) = status["problems"]
     assert prob["file"] == "masks.tsv line 3 (phase ART, reader 2)"
@@ -278,7 +278,7 @@ def test_mask_checks_in_triage(tmp_path):
     _mask_like(art, masks / f"{code}_ART_r2.nii.gz", values=0)
     sheet.write_text(sheet.read_text() + f"{code}\tART\t3\tmasks/missing.nii.gz\n")
     s["mask_phases"] = ["NC", "ART"]
-    _, status = triage_patient(root, "pa", s, masks=sheet, source_id=code)
+    _, status = triage_patient(root, "pa", s, masks=sheet, patient_code=code)
     reasons = sorted(p["reason"] for p in status["problems"])
     assert reasons == ["empty mask (no tumour voxel)", "mask file does not exist",
                        "no mask listed for phase NC"]
@@ -290,13 +290,13 @@ def test_no_identifying_value_in_outputs(tmp_path):
     art = sorted((root / "SE9").iterdir())
     _mask_like(art, tmp_path / f"{code}_art.nii.gz")
     sheet = tmp_path / "masks.tsv"
-    sheet.write_text(f"patient_id\tphase\treader\tpath\n{code}\tART\t1\t{code}_art.nii.gz\n")
+    sheet.write_text(f"patient_code\tphase\treader\tpath\n{code}\tART\t1\t{code}_art.nii.gz\n")
     out = tmp_path / "results"
     log = out / "triage.log"
     out.mkdir()
     args = ["--log", str(log), "triage", "--patient-dir", str(root), "--patient", "pz",
             "--study", str(STUDIES / "ct_3dcnn.yaml"), "--masks", str(sheet),
-            "--source-id", code, "--out-manifest", str(out / "m.tsv"),
+            "--patient-code", code, "--out-manifest", str(out / "m.tsv"),
             "--out-status", str(out / "s.json")]
     assert main(args) == 0
     status = json.loads((out / "s.json").read_text())

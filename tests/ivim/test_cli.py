@@ -18,7 +18,7 @@ def twin(tmp_path_factory):
     assert main(["synth", "--preset", "ivim_vit", "--n", "3", "--matrix", "128",
                  "--seed", str(TWIN_SEED), "--out", str(root / "twin")]) == 0
     with open(root / "twin" / "truth.csv", newline="") as f:
-        truth = {r["patient_id"]: r for r in csv.DictReader(f)}
+        truth = {r["patient_code"]: r for r in csv.DictReader(f)}
     dwi = {}
     for code in truth:
         # The DWI series is the one with 9 files per slice: the largest folder.

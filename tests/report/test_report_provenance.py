@@ -23,16 +23,16 @@ def export(tmp_path):
         for ph in ("ART", "PV"):
             (m / f"{code}_{ph}_r1.nii.gz").write_bytes(f"mask {code} {ph}".encode())
     (root / "masks.tsv").write_text(
-        "patient_id\tphase\treader\tpath\n"
+        "patient_code\tphase\treader\tpath\n"
         + "".join(
             f"{c}\t{ph}\tr1\tmasks/{c}/{c}_{ph}_r1.nii.gz\n"
             for c in ("SITE0001", "SITE0002")
             for ph in ("ART", "PV")
         )
     )
-    (root / "clinical.csv").write_text("patient_id,age\nSITE0001,61\nSITE0002,55\n")
+    (root / "clinical.csv").write_text("patient_code,age\nSITE0001,61\nSITE0002,55\n")
     pmap = tmp_path / "pseudonyms.tsv"
-    pmap.write_text("patient_id\tpseudonym\nSITE0001\tp0000000001\nSITE0002\tp0000000002\n")
+    pmap.write_text("patient_code\tpseudonym\nSITE0001\tp0000000001\nSITE0002\tp0000000002\n")
     return root, pmap
 
 

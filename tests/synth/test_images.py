@@ -74,9 +74,9 @@ def test_layout_and_headers(cohorts, preset):
     sim = simulate_clinical(preset, n=CASES[preset], seed=3, censored_fraction=0.0)
     twin = sim.twin
     codes = sorted(p.name for p in (root / "dicom").iterdir())
-    assert codes == list(sim.clinical["patient_id"])
+    assert codes == list(sim.clinical["patient_code"])
     clin = pd.read_csv(root / "clinical.csv", dtype=str, keep_default_na=False)
-    assert list(clin["patient_id"]) == codes
+    assert list(clin["patient_code"]) == codes
     for code in codes:
         phases = _phase_series(root, code, twin["phases"])
         times = [phases[p][2][0].AcquisitionTime for p in twin["phases"]]
@@ -106,7 +106,7 @@ def test_readers_agree_and_masks_fit_series_and_tumour(cohorts, preset, tmp_path
     truth = pd.read_csv(root / "truth.csv")
     twin = simulate_clinical(preset, n=1, seed=3, censored_fraction=0.0).twin
     readers = ["r1", "r2"] if twin["second_reader"] else ["r1"]
-    code = truth["patient_id"][0]
+    code = truth["patient_code"][0]
     row = truth.iloc[0]
     phases = _phase_series(root, code, twin["phases"])
     dcm2niix = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "dcm2niix"
@@ -127,7 +127,7 @@ def test_readers_agree_and_masks_fit_series_and_tumour(cohorts, preset, tmp_path
             assert nii.shape[3] == 9
         if ph not in twin["mask_phases"]:
             continue
-        sel = masks[(masks.patient_id == code) & (masks.phase == ph)]
+        sel = masks[(masks.patient_code == code) & (masks.phase == ph)]
         assert sorted(sel.reader) == readers
         for path in sel.path:
             m = sitk.ReadImage(str(root / path))

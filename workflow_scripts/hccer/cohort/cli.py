@@ -14,7 +14,7 @@ def register(sub) -> None:
     p = sub.add_parser("outcome", help="derive the ER label and survival columns from follow-up",
                        description="Read the clinical sheet, check every value, derive ER at the "
                        "study horizon and write a pseudonymised cohort table (no dates).")
-    p.add_argument("--clinical", required=True, help="clinical CSV (patient_id, dates, variables)")
+    p.add_argument("--clinical", required=True, help="clinical CSV (patient_code, dates, variables)")
     p.add_argument("--study", required=True, help="study preset YAML")
     p.add_argument("--salt", required=True, help="pseudonymisation salt (config)")
     p.add_argument("--columns", help="column dictionary JSON (types, units, levels)")
@@ -47,11 +47,13 @@ def _read_sheet(path: str):
     import pandas as pd
 
     from hccer.errors import InputError
+    from hccer.ids import code_column_renames
 
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the clinical sheet: {exc}", file=path) from None
+    return df.rename(columns=code_column_renames(df.columns, Path(path).name))
 
 
 def _outcome(args) -> int:
@@ -59,7 +61,7 @@ def _outcome(args) -> int:
 
     from hccer.cohort import clinical, outcome
     from hccer.errors import InputError
-    from hccer.ids import pseudonymise
+    from hccer.ids import PATIENT_CODE, pseudonymise
     from hccer.jsonio import read_json, write_json, write_text
 
     study = load_view(args.study, "outcome")
@@ -71,7 +73,7 @@ def _outcome(args) -> int:
     bad_rows: dict[str, list[str]] = {}
     for p in sheet_problems:
         bad_rows.setdefault(str(p["patient"]), []).append(p["reason"])
-    ok_ids = df["patient_id"].notna() & ~df["patient_id"].astype(str).isin(bad_rows)
+    ok_ids = df[PATIENT_CODE].notna() & ~df[PATIENT_CODE].astype(str).isin(bad_rows)
     policy = outcome.OutcomePolicy(int(study["outcome"]["horizon_days"]),
                                    int(study["outcome"]["min_followup_days"]))
     res = outcome.derive_outcome(df[ok_ids], policy)
@@ -81,20 +83,20 @@ def _outcome(args) -> int:
             read_json(args.columns)))
         if "*" in value_problems:
             raise InputError("; ".join(value_problems["*"]), file=args.clinical)
-    variables = [c for c in df.columns if c != "patient_id" and not c.endswith("_date")]
-    merged = res.merge(df[ok_ids][["patient_id", *variables]], on="patient_id", how="left")
+    variables = [c for c in df.columns if c != PATIENT_CODE and not c.endswith("_date")]
+    merged = res.merge(df[ok_ids][[PATIENT_CODE, *variables]], on=PATIENT_CODE, how="left")
     merged.insert(1, "step", "outcome")
     for i, row in merged.iterrows():
-        vp = value_problems.get(row["patient_id"])
+        vp = value_problems.get(row[PATIENT_CODE])
         if vp:
             merged.loc[i, ["included", "step", "reason"]] = [False, "clinical", "; ".join(vp)]
-    rejected = [{"patient_id": code, "step": "clinical", "included": False,
+    rejected = [{PATIENT_CODE: code, "step": "clinical", "included": False,
                  "reason": "; ".join(reasons)} for code, reasons in bad_rows.items()
                 if code not in ("None", "nan") and code.isascii() and " " not in code]
     if rejected:
         merged = pd.concat([merged, pd.DataFrame(rejected)], ignore_index=True)
-    merged.insert(0, "patient", [pseudonymise(c, args.salt) for c in merged["patient_id"]])
-    merged = merged.drop(columns="patient_id").sort_values("patient")
+    merged.insert(0, "patient", [pseudonymise(c, args.salt) for c in merged[PATIENT_CODE]])
+    merged = merged.drop(columns=PATIENT_CODE).sort_values("patient")
     write_text(args.out, merged.to_csv(sep="\t", index=False))
     flow = outcome.flow_counts(res)
     flow["n_excluded_clinical_values"] = int(sum(1 for v in value_problems.values() if v))
@@ -113,7 +115,7 @@ def _split(args) -> int:
 
     from hccer.cohort.split import fold_table, make_split
     from hccer.errors import InputError
-    from hccer.ids import pseudonymise
+    from hccer.ids import PATIENT_CODE, pseudonymise
     from hccer.jsonio import write_json, write_text
 
     study = load_view(args.study, "split")
@@ -131,7 +133,7 @@ def _split(args) -> int:
             raise InputError("a split by surgery date needs --clinical and --salt")
         sheet = _read_sheet(args.clinical)
         dates = {pseudonymise(c, args.salt): d
-                 for c, d in zip(sheet["patient_id"], sheet["surgery_date"], strict=True)}
+                 for c, d in zip(sheet[PATIENT_CODE], sheet["surgery_date"], strict=True)}
         tab = tab.assign(surgery_date=tab["patient"].map(dates))
     if len(tab) == 0:
         raise InputError("no patient is left to split (all excluded; see patient_status.tsv)")

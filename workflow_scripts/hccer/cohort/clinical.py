@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hccer.ids import OLD_PATIENT_CODE, PATIENT_CODE
+
 NUMERIC = {"numeric", "continuous", "integer", "int", "float", "count"}
 CATEGORICAL = {"categorical", "binary", "ordinal", "category", "boolean", "bool"}
 
@@ -21,14 +23,14 @@ def normalise_dictionary(raw: dict) -> dict[str, dict]:
 
 
 def check_values(df: pd.DataFrame, dictionary: dict[str, dict]) -> dict[str, list[str]]:
-    """Return {patient_id: [problem, ...]} for non-numeric, out-of-level or missing values.
+    """Return {patient_code: [problem, ...]} for non-numeric, out-of-level or missing values.
 
     Missing values are problems too: the studies excluded patients with incomplete data, and a
     model must not meet a silent NaN.
     """
     problems: dict[str, list[str]] = {}
     for col, spec in dictionary.items():
-        if col == "patient_id" or col.endswith("_date"):
+        if col in (PATIENT_CODE, OLD_PATIENT_CODE) or col.endswith("_date"):
             continue  # dates are checked by the outcome step
         if col not in df.columns:
             problems.setdefault("*", []).append(f"column {col!r} of the dictionary is missing "
@@ -37,20 +39,20 @@ def check_values(df: pd.DataFrame, dictionary: dict[str, dict]) -> dict[str, lis
         kind = str(spec.get("type", "")).lower()
         if spec.get("optional"):
             continue
-        for pid, value in zip(df["patient_id"].astype(str), df[col], strict=True):
+        for code, value in zip(df[PATIENT_CODE].astype(str), df[col], strict=True):
             if pd.isna(value) or str(value).strip() == "":
-                problems.setdefault(pid, []).append(f"{col} is missing")
+                problems.setdefault(code, []).append(f"{col} is missing")
                 continue
             if kind in NUMERIC:
                 try:
                     float(str(value))
                 except ValueError:
                     unit = f" ({spec['unit']})" if spec.get("unit") else ""
-                    problems.setdefault(pid, []).append(
+                    problems.setdefault(code, []).append(
                         f"{col}{unit} = {value!r} is not a number")
             elif kind in CATEGORICAL and spec.get("levels"):
                 levels = [str(x) for x in spec["levels"]]
                 if str(value) not in levels:
-                    problems.setdefault(pid, []).append(
+                    problems.setdefault(code, []).append(
                         f"{col} = {value!r} is not one of {levels}")
     return problems

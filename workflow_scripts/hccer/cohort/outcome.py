@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hccer.ids import check_source_id
+from hccer.ids import PATIENT_CODE, check_patient_code
 
 DATE_COLUMNS = ("surgery_date", "recurrence_date", "last_followup_date")
-REQUIRED = ("patient_id", "surgery_date", "last_followup_date")
+REQUIRED = (PATIENT_CODE, "surgery_date", "last_followup_date")
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,13 @@ def check_sheet(df: pd.DataFrame, source: str) -> list[dict]:
         problems.append({"patient": None, "file": source,
                          "reason": f"clinical sheet lacks required column(s) {missing}"})
         return problems
-    ids = df["patient_id"].astype("string")
+    ids = df[PATIENT_CODE].astype("string")
     for code in ids[ids.duplicated(keep=False)].dropna().unique():
         rows = (df.index[ids == code] + 2).tolist()  # +2: header line and 1-based rows
         problems.append({"patient": str(code), "file": source,
-                         "reason": f"duplicate patient ID on rows {rows}"})
+                         "reason": f"duplicate patient code on rows {rows}"})
     for i, code in enumerate(ids):
-        reason = check_source_id(None if pd.isna(code) else str(code))
+        reason = check_patient_code(None if pd.isna(code) else str(code))
         if reason:
             problems.append({"patient": None if pd.isna(code) else str(code), "file": source,
                              "reason": f"row {i + 2}: {reason}"})
@@ -68,8 +68,8 @@ def derive_outcome(df: pd.DataFrame, policy: OutcomePolicy) -> pd.DataFrame:
     """
     out = []
     for _, row in df.iterrows():
-        pid = str(row["patient_id"])
-        rec = {"patient_id": pid, "er": pd.NA, "time_days": pd.NA, "event": pd.NA,
+        code = str(row[PATIENT_CODE])
+        rec = {PATIENT_CODE: code, "er": pd.NA, "time_days": pd.NA, "event": pd.NA,
                "included": False, "reason": ""}
         dates, errors = {}, []
         for col in DATE_COLUMNS:

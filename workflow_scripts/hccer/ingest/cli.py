@@ -32,15 +32,15 @@ def run_triage(args: argparse.Namespace) -> int:
     from hccer.ingest.triage import manifest_text, triage_patient
     from hccer.jsonio import write_json, write_text
 
-    if args.masks and not args.source_id:
+    if args.masks and not args.patient_code:
         from hccer.errors import ConfigError
 
-        raise ConfigError("--masks needs --source-id (the patient's code in the mask sheet)")
+        raise ConfigError("--masks needs --patient-code (the patient's code in the mask sheet)")
     from hccer.study import load_view
 
     study = load_view(args.study, "core")
     rows, status = triage_patient(args.patient_dir, args.patient, study, masks=args.masks,
-                                  source_id=args.source_id, override=args.override)
+                                  patient_code=args.patient_code, override=args.override)
     write_text(args.out_manifest, manifest_text(rows))
     write_json(args.out_status, status)
     selected = ", ".join(f"{k}={v}" for k, v in status["phases"].items()) or "none"
@@ -141,8 +141,8 @@ def register(subparsers) -> None:
     p.add_argument("--patient-dir", required=True, help="the patient's DICOM folder")
     p.add_argument("--patient", required=True, help="pseudonym used in every output")
     p.add_argument("--study", required=True, help="study preset YAML (config/studies/<key>.yaml)")
-    p.add_argument("--masks", help="mask sheet TSV (patient_id, phase, reader, path)")
-    p.add_argument("--source-id", help="the site's patient code in the mask sheet (never written)")
+    p.add_argument("--masks", help="mask sheet TSV (patient_code, phase, reader, path)")
+    p.add_argument("--patient-code", help="the site's patient code in the mask sheet (never written)")
     p.add_argument("--override", help="user-edited TSV: patient, phase, series_key (or folder)")
     p.add_argument("--out-manifest", required=True, help="phase manifest TSV to write")
     p.add_argument("--out-status", required=True, help="status JSON to write")

@@ -12,19 +12,22 @@ from pathlib import Path
 
 import numpy as np
 
+from hccer.ids import PATIENT_CODE, code_column_renames
 from hccer.ingest.geometry import same_grid
 
 log = logging.getLogger(__name__)
 
-SHEET_COLUMNS = ("patient_id", "phase", "reader", "path")
+SHEET_COLUMNS = (PATIENT_CODE, "phase", "reader", "path")
 
 
 def read_mask_sheet(sheet: str | Path) -> list[dict]:
-    """Rows of a mask sheet (TSV: patient_id, phase, reader, path), each with its line number."""
+    """Rows of a mask sheet (TSV: patient_code, phase, reader, path), each with its line number."""
     sheet = Path(sheet)
     with open(sheet, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f, delimiter="\t")
-        missing = [c for c in SHEET_COLUMNS if c not in (reader.fieldnames or [])]
+        renames = code_column_renames(reader.fieldnames or [], sheet.name)
+        reader.fieldnames = [renames.get(c, c) for c in reader.fieldnames or []]
+        missing = [c for c in SHEET_COLUMNS if c not in reader.fieldnames]
         if missing:
             from hccer.errors import InputError
 
@@ -66,10 +69,10 @@ def check_mask_array(array: np.ndarray) -> tuple[list[str], list[str], dict]:
     return problems, warnings, {"voxels": voxels, "components": int(n_comp)}
 
 
-def check_masks(sheet: str | Path, source_id: str, mask_phases: list[str],
+def check_masks(sheet: str | Path, patient_code: str, mask_phases: list[str],
                 phase_series: dict[str, tuple[str, dict | None]], *,
                 patient: str | None = None) -> tuple[list[dict], list[str], list[dict]]:
-    """Check every mask row of `source_id` for the study's mask phases.
+    """Check every mask row of `patient_code` for the study's mask phases.
 
     `phase_series` maps phase → (series description for messages, geometry the conversion will
     produce, or None when the phase has no usable series). Returns (problem records, warnings,
@@ -78,7 +81,7 @@ def check_masks(sheet: str | Path, source_id: str, mask_phases: list[str],
     import SimpleITK as sitk
 
     sheet = Path(sheet)
-    rows = [r for r in read_mask_sheet(sheet) if r["patient_id"] == source_id]
+    rows = [r for r in read_mask_sheet(sheet) if r[PATIENT_CODE] == patient_code]
     problems: list[dict] = []
     warnings: list[str] = []
     summaries: list[dict] = []

@@ -96,7 +96,7 @@ def read_override(path: str | Path, patient: str) -> list[dict]:
 
 
 def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
-                   masks: str | Path | None = None, source_id: str | None = None,
+                   masks: str | Path | None = None, patient_code: str | None = None,
                    override: str | Path | None = None) -> tuple[list[dict], dict]:
     """Scan, group, classify and check one patient. Returns (manifest rows, status)."""
     root = Path(patient_dir)
@@ -131,7 +131,7 @@ def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
     _check_phases(study, records, classes, picked, problem, warnings)
     mask_summaries: list[dict] = []
     if masks:
-        m_problems, m_warnings, mask_summaries = _mask_checks(masks, source_id, study, records,
+        m_problems, m_warnings, mask_summaries = _mask_checks(masks, patient_code, study, records,
                                                               picked, patient)
         problems.extend(m_problems)
         warnings.extend(m_warnings)
@@ -213,7 +213,7 @@ def _check_phases(study: Mapping, records: list[dict], classes: list[dict], pick
                     f"{records[i]['geometry_error']}", records[i]["folder"])
 
 
-def _mask_checks(masks: str | Path, source_id: str | None, study: Mapping, records: list[dict],
+def _mask_checks(masks: str | Path, patient_code: str | None, study: Mapping, records: list[dict],
                  picked: dict, patient: str) -> tuple[list[dict], list[str], list[dict]]:
     """(problems, warnings, mask summaries) of the patient's masks against the picked series;
     an unreadable mask sheet is one problem of this patient, not an error."""
@@ -221,7 +221,7 @@ def _mask_checks(masks: str | Path, source_id: str | None, study: Mapping, recor
                          records[i]["geometry"]) for ph, i in picked.items()}
     try:
         m_problems, m_warnings, summaries = check_masks(
-            masks, source_id or "", list(study.get("mask_phases") or []), phase_series,
+            masks, patient_code or "", list(study.get("mask_phases") or []), phase_series,
             patient=patient)
     except InputError as exc:
         return [{"step": "triage", "patient": patient, "file": exc.file,

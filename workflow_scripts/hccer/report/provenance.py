@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hccer.errors import InputError
+from hccer.ids import PATIENT_CODE, code_column_renames
 
 _CHUNK = 1 << 20
 SECRET_KEYS = ("pseudonym_salt",)
@@ -63,10 +64,13 @@ def hash_masks(rows: list[dict], sheet_dir: Path) -> dict:
 def read_pseudonyms(path: str | Path) -> dict[str, str]:
     """pseudonym -> site code, from the private map (never written to results)."""
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    if rows and not {"patient_id", "pseudonym"} <= set(rows[0]):
-        raise InputError("pseudonym map needs columns patient_id and pseudonym", file=path)
-    return {r["pseudonym"]: r["patient_id"] for r in rows}
+        reader = csv.DictReader(f, delimiter="\t")
+        renames = code_column_renames(reader.fieldnames or [], Path(path).name)
+        reader.fieldnames = [renames.get(c, c) for c in reader.fieldnames or []]
+        rows = list(reader)
+    if not {PATIENT_CODE, "pseudonym"} <= set(reader.fieldnames):
+        raise InputError(f"pseudonym map needs columns {PATIENT_CODE} and pseudonym", file=path)
+    return {r["pseudonym"]: r[PATIENT_CODE] for r in rows}
 
 
 def input_hashes(
@@ -77,12 +81,12 @@ def input_hashes(
     threads: int = 1,
 ) -> dict:
     """Hashes of the clinical sheet, the mask sheet and, per pseudonym, DICOM and masks."""
+    from hccer.ingest.masks import read_mask_sheet
+
     sheet = Path(mask_sheet)
-    with open(sheet, newline="", encoding="utf-8") as f:
-        mask_rows = list(csv.DictReader(f, delimiter="\t"))
     by_code: dict[str, list[dict]] = {}
-    for r in mask_rows:
-        by_code.setdefault(r["patient_id"], []).append(r)
+    for r in read_mask_sheet(sheet):
+        by_code.setdefault(r[PATIENT_CODE], []).append(r)
     pids = sorted(pseudonyms)
 
     def one(pid: str) -> tuple[str, dict]:

@@ -55,7 +55,7 @@ class Phantom:
     """Tissue labels and tumour texture of one patient, from its truth-table row."""
 
     def __init__(self, row: dict, seed: int):
-        g = np.random.default_rng([seed, 9001, int(str(row["patient_id"])[-4:])])
+        g = np.random.default_rng([seed, 9001, int(str(row["patient_code"])[-4:])])
         self.row = row
         self.lc = np.array([row["liver_cx"], row["liver_cy"], row["liver_cz"]], float)
         self.la = np.array([row["liver_ax"], row["liver_ay"], row["liver_az"]], float)

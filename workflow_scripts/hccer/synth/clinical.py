@@ -164,7 +164,8 @@ def _date(s: str) -> dt.date:
 
 def column_descriptions(twin: dict) -> dict:
     """What `clinical_columns.json` says about each clinical column."""
-    cols = {"patient_id": {"type": "id", "description": "patient code (pseudonymous key)"}}
+    cols = {"patient_code": {"type": "id",
+                             "description": "the site's patient code (never in results)"}}
     for var in twin["variables"]:
         if var.get("image"):
             continue
@@ -212,8 +213,8 @@ def simulate_clinical(preset: str, n: int | None = None, seed: int = 0, strength
     blocks = _blocks(twin["strata"], n - n_cens, n_cens)
     stratum, true_er, censored, idx_all, val_all = _draw_patients(twin, blocks, n, rng)
 
-    clin = pd.DataFrame({"patient_id": codes})
-    truth = pd.DataFrame({"patient_id": codes, "stratum": stratum, "censored": censored,
+    clin = pd.DataFrame({"patient_code": codes})
+    truth = pd.DataFrame({"patient_code": codes, "stratum": stratum, "censored": censored,
                           "true_er": true_er})
     z = _latent_traits(twin, truth, true_er, strength, rng)
     prior = np.array([math.log(by_name[s]["n_er"] / by_name[s]["n_ner"]) for s in stratum])

@@ -126,7 +126,7 @@ def _slices(volume, grid, pixel_fn, extra_fn=None):
 
 def generate_patient(row: dict, twin: dict, out: Path, matrix: int, seed: int) -> dict:
     """Render and write every series and mask of one patient; returns a small manifest."""
-    code = row["patient_id"]
+    code = row["patient_code"]
     idx = int(code[-4:])
     rng = np.random.default_rng([int(seed), 5003, idx])
     ph = anatomy.Phantom(row, seed)
@@ -221,7 +221,7 @@ def _volume(ph, row, twin, name, matrix, common, noise, rng, naming, scanner):
             RescaleType="HU", WindowCenter=40, WindowWidth=400, KVP=120,
             ConvolutionKernel=scanner.get("kernel", "STANDARD"),
             ReconstructionDiameter=round(grid["size"][0] * grid["spacing"][0], 2),
-            **_acquisition(scanner.get("acquisition"), row["patient_id"], name))
+            **_acquisition(scanner.get("acquisition"), row["patient_code"], name))
         if name != "NC":
             common.update(ContrastBolusAgent=CONTRAST[naming], ContrastBolusRoute="IV")
         pix = stored
@@ -370,7 +370,7 @@ def generate_cohort(preset: str, out: str | Path, n: int | None = None, seed: in
     write_json(out / "clinical_columns.json", sim.columns)
     write_text(out / "truth.csv", truth.to_csv(index=False, lineterminator="\n"))
     mask_rows = sorted(m for man in manifests for m in man["masks"])
-    write_text(out / "masks.tsv", "patient_id\tphase\treader\tpath\n"
+    write_text(out / "masks.tsv", "patient_code\tphase\treader\tpath\n"
                + "".join("\t".join(r) + "\n" for r in mask_rows))
     canaries = sorted({c for man in manifests for c in man["canaries"]})
     write_text(out / "canaries.txt", "".join(c + "\n" for c in canaries))
