@@ -47,7 +47,7 @@ def one(preset: str, block: dict, n: int, seed: int) -> tuple[float, float, floa
     for f in split["folds"]:
         rows, _ = fit_clinical_fold(out, split, f["fold"], block, seed)
         rows = rows[(rows["model"] == name) & (rows["cohort"] == "test")]
-        model.loc[rows["patient_id"]] = rows["score"].to_numpy()
+        model.loc[rows["patient"]] = rows["score"].to_numpy()
         fit = LogisticRegression(max_iter=1000).fit(X.loc[f["train"]], out.loc[f["train"], "er"])
         lr.loc[f["test"]] = fit.predict_proba(X.loc[f["test"]])[:, 1]
     return (rank_auc(y, model.to_numpy()), rank_auc(y, lr.to_numpy()),

@@ -69,7 +69,7 @@ def test_slice_rows_are_averaged_per_patient():
     X, outcome, folds = cohort(n=80, slices=1)
     ledger, _ = fit_radiomics_fold(X, outcome, folds, 0, {**BLOCK, "classifiers": ["lr"]}, 0)
     lr = ledger[ledger["model"] == "radiomics_lr"]
-    assert len(lr) == len(folds["folds"][0]["test"]) and lr["patient_id"].is_unique
+    assert len(lr) == len(folds["folds"][0]["test"]) and lr["patient"].is_unique
     # the patient score equals the mean of its three slice probabilities
     from hccer.classical.models import predict_proba
     from hccer.radiomics.select import run_funnel, zscore_fit
@@ -80,7 +80,7 @@ def test_slice_rows_are_averaged_per_patient():
     sel = run_funnel(Ftr, ytr, BLOCK["selection"], seed=0)["selected"]
     m, s = zscore_fit(Ftr[sel])
     model = fit_classifier("lr", ((Ftr[sel] - m) / s).to_numpy(), ytr, 0)
-    pid = lr["patient_id"].iloc[0]
+    pid = lr["patient"].iloc[0]
     expect = predict_proba(model, ((X.loc[pid][sel] - m) / s).to_numpy()).mean()
     assert lr["score"].iloc[0] == pytest.approx(expect)
 

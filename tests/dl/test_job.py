@@ -85,9 +85,9 @@ def test_cv_job_writes_ledger_history_and_curves(tmp_path):
                 str(tmp_path / "outcome.tsv"), str(out), str(tmp_path / "part.csv"))
     led = read_ledger(tmp_path / "part.csv")
     folds = json.loads((tmp_path / "folds.json").read_text())
-    assert sorted(led.patient_id) == sorted(folds["folds"][1]["test"])
+    assert sorted(led.patient) == sorted(folds["folds"][1]["test"])
     assert set(led.cohort) == {"test"} and set(led.fold) == {1} and set(led.model) == {"m"}
-    assert led.label.tolist() == [int(p[1:]) % 2 for p in led.patient_id]
+    assert led.label.tolist() == [int(p[1:]) % 2 for p in led.patient]
     hist = pd.read_csv(out / "history.tsv", sep="\t")
     assert hist.epoch.tolist() == [1, 2]
     assert (out / "curves.png").stat().st_size > 1000
@@ -130,8 +130,8 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
     same = rescore(str(out / "checkpoint.pt"), crops, str(tmp_path / "folds.json"),
                    str(tmp_path / "outcome.tsv"), "c_again", str(tmp_path / "again.csv"),
                    device="cpu")
-    test = led[led.cohort == "test"].set_index("patient_id")["score"]
-    np.testing.assert_allclose(same.set_index("patient_id")["score"].loc[test.index], test,
+    test = led[led.cohort == "test"].set_index("patient")["score"]
+    np.testing.assert_allclose(same.set_index("patient")["score"].loc[test.index], test,
                                rtol=1e-5)
     r2 = tmp_path / "r2"
     r2.mkdir()
@@ -142,7 +142,7 @@ def test_holdout_ensemble_job_and_gradcam(tmp_path):
     other = rescore(str(out / "checkpoint.pt"), sorted(map(str, r2.glob("*.npz"))),
                     str(tmp_path / "folds.json"), str(tmp_path / "outcome.tsv"), "c_r2",
                     str(tmp_path / "r2.csv"), device="cpu")
-    assert list(other.patient_id) == ["p08", "p09", "p10"] and set(other.model) == {"c_r2"}
+    assert list(other.patient) == ["p08", "p09", "p10"] and set(other.model) == {"c_r2"}
     assert set(other.cohort) == {"test"} and read_ledger(tmp_path / "r2.csv").shape[0] == 3
     # a network that also reads clinical inputs cannot be rescored on images alone
     from hccer.errors import InputError
@@ -231,8 +231,8 @@ def test_holdout_jobs_resnets_then_dlrcr(tmp_path):
             init_dirs=[str(tmp_path / "models" / m / "fold-0_seed-0")
                        for m in ("resnet10", "resnet18")] if name == "dlrcr" else None)
         led = read_ledger(tmp_path / f"{name}.csv")
-        assert sorted(led[led.cohort == "train"].patient_id) == train
-        assert sorted(led[led.cohort == "test"].patient_id) == test
+        assert sorted(led[led.cohort == "train"].patient) == train
+        assert sorted(led[led.cohort == "test"].patient) == test
         assert set(led.model) == {name} and led.score.between(0, 1).all()
     inner0 = json.loads((tmp_path / "folds.json").read_text())["inner_folds"][0]
     for s in summaries.values():

@@ -39,7 +39,7 @@ def holdout_ledger() -> pd.DataFrame:
         for pid, y, s, t, e in data:
             rows.append(
                 {
-                    "patient_id": pid,
+                    "patient": pid,
                     "model": "a",
                     "score": s,
                     "label": y,
@@ -53,7 +53,7 @@ def holdout_ledger() -> pd.DataFrame:
             # model "b": reversed ranking on the same patients
             rows.append(
                 {
-                    "patient_id": pid,
+                    "patient": pid,
                     "model": "b",
                     "score": round(1 - s, 3),
                     "label": y,
@@ -73,7 +73,7 @@ def cv_ledger() -> pd.DataFrame:
         for i, (y, s) in enumerate(zip(ys, ss, strict=True)):
             rows.append(
                 {
-                    "patient_id": f"f{k}p{i}",
+                    "patient": f"f{k}p{i}",
                     "model": "cv",
                     "score": s,
                     "label": y,

@@ -17,7 +17,7 @@ def rows(model, cohort, scores, labels, fold=0, seed=0, prefix=None, times=None)
     prefix = prefix or cohort
     out = pd.DataFrame(
         {
-            "patient_id": [f"{prefix}{i:03d}" for i in range(len(scores))],
+            "patient": [f"{prefix}{i:03d}" for i in range(len(scores))],
             "model": model,
             "score": np.asarray(scores, float),
             "label": np.asarray(labels, int),
@@ -164,8 +164,8 @@ def test_holdout_tests_agree_with_hccer_stats(preset):
     ledger = pd.concat(parts)
     t = C.compare(ledger, study)
     te, tr = ledger[ledger.cohort == "test"], ledger[ledger.cohort == "train"]
-    a = te[te.model == "rcr"].set_index("patient_id")
-    b = te[te.model == "cr"].set_index("patient_id").loc[a.index]
+    a = te[te.model == "rcr"].set_index("patient")
+    b = te[te.model == "cr"].set_index("patient").loc[a.index]
     assert pick(t, "rcr", "test", "auc_p_paired").reproduced == pytest.approx(
         delong_paired(a.score, b.score, a.label)["p_value"]
     )
@@ -292,15 +292,15 @@ def test_twin_check_ranks_models_against_the_ceilings():
     rows = []
     for i in range(10):
         y = i % 2
-        rows.append({"patient_id": f"p{i}", "model": "good", "score": 0.2 + 0.6 * y + i / 100,
+        rows.append({"patient": f"p{i}", "model": "good", "score": 0.2 + 0.6 * y + i / 100,
                      "label": y, "cohort": "test", "fold": i % 2, "seed": 0})
         # two seeds of a weaker model: scores averaged per patient before the AUC
         for seed, s in ((0, 0.9 if i in (0, 1) else 0.1 + 0.5 * y), (1, 0.5)):
-            rows.append({"patient_id": f"p{i}", "model": "weak", "score": s, "label": y,
+            rows.append({"patient": f"p{i}", "model": "weak", "score": s, "label": y,
                          "cohort": "test", "fold": 0, "seed": seed})
-        rows.append({"patient_id": f"p{i}", "model": "weak_perm", "score": 0.5, "label": y,
+        rows.append({"patient": f"p{i}", "model": "weak_perm", "score": 0.5, "label": y,
                      "cohort": "test", "fold": 0, "seed": 0})
-        rows.append({"patient_id": f"p{i}", "model": "good", "score": 0.5, "label": y,
+        rows.append({"patient": f"p{i}", "model": "good", "score": 0.5, "label": y,
                      "cohort": "train", "fold": 0, "seed": 0})
     ledger = pd.DataFrame(rows)
     syn = {"oracle_auc": {"overall_learnable_cv5": 0.8, "image_learnable_cv5": None,

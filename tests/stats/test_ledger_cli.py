@@ -21,7 +21,7 @@ def _ledger(n=40, models=("a", "b"), seed=0):
     rows = []
     for m in models:
         s = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.5 * y)))
-        rows += [{"patient_id": f"P{i:03d}", "model": m, "score": s[i], "label": y[i],
+        rows += [{"patient": f"P{i:03d}", "model": m, "score": s[i], "label": y[i],
                   "cohort": "train" if i < n // 2 else "test", "fold": i % 5,
                   "time": float(10 + i), "event": int(y[i])} for i in range(n)]
     return pd.DataFrame(rows)
@@ -30,8 +30,8 @@ def _ledger(n=40, models=("a", "b"), seed=0):
 def test_schema_is_closed_and_matches_columns():
     sch = L.schema()
     assert sch["additionalProperties"] is False
-    assert sch["required"] == ["patient_id", "model", "score", "label"]
-    assert set(sch["properties"]) == {"patient_id", "model", "score", "label", "cohort", "fold",
+    assert sch["required"] == ["patient", "model", "score", "label"]
+    assert set(sch["properties"]) == {"patient", "model", "score", "label", "cohort", "fold",
                                       "seed", "time", "event"}
 
 
@@ -58,7 +58,7 @@ def test_probability_and_paired_errors():
     with pytest.raises(InputError, match=r"probabilities in \[0, 1\].*P000"):
         L.require_probability(d, "x.csv", "calibration")
     d = L.validate_ledger(_ledger())
-    d = d[~((d.model == "b") & (d.patient_id == "P005"))]
+    d = d[~((d.model == "b") & (d.patient == "P005"))]
     with pytest.raises(InputError, match="only in a: P005"):
         L.paired_frame(d, "a", "b", "train")
 

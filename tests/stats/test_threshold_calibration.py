@@ -130,7 +130,7 @@ def test_fold_summary_by_hand():
     for fold, (s, y) in enumerate([([0.9, 0.2, 0.6, 0.4], [1, 0, 0, 1]),
                                    ([0.8, 0.7, 0.1, 0.3], [1, 1, 0, 0]),
                                    ([0.6, 0.55, 0.4, 0.45], [1, 0, 0, 1])]):
-        rows += [{"model": "m", "seed": 0, "fold": fold, "score": a, "label": b, "patient_id":
+        rows += [{"model": "m", "seed": 0, "fold": fold, "score": a, "label": b, "patient":
                   f"{fold}{i}"} for i, (a, b) in enumerate(zip(s, y, strict=True))]
     per = F.per_fold(pd.DataFrame(rows))
     assert per["auc"].tolist() == pytest.approx([0.75, 1.0, 0.75])

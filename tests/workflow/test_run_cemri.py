@@ -43,8 +43,8 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
     ledger = pd.concat([read_ledger(t) for t in targets])
     for model in MODELS:
         rows = ledger[ledger.model == model]
-        assert sorted(rows[rows.cohort == "train"].patient_id) == train, model
-        assert sorted(rows[rows.cohort == "test"].patient_id) == test, model
+        assert sorted(rows[rows.cohort == "train"].patient) == train, model
+        assert sorted(rows[rows.cohort == "test"].patient) == test, model
         assert rows.score.between(0, 1).all()
         job = root / "models" / model / "fold-0_seed-0"
         assert (job / "history.tsv").is_file() and (job / "curves.png").is_file()

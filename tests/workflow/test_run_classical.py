@@ -42,7 +42,7 @@ def test_tiny_phase_attention_track(tmp_path):
                  for k in (0, 1)]
         main = [p[p["model"] == model if model == "clinical" else p["model"] ==
                   "radiomics_rf"] for p in parts]
-        assert {pid for p in main for pid in p["patient_id"]} == patients
+        assert {pid for p in main for pid in p["patient"]} == patients
         assert all(set(p["cohort"]) == {"test"} for p in parts)
         assert any(p["model"].str.endswith("_perm").any() for p in parts)
     rec = json.loads((root / "models" / "classical" / "fold-0_radiomics.json").read_text())

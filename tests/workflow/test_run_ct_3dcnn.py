@@ -103,8 +103,8 @@ def test_both_3d_cnns_write_ledger_rows_and_gradcam(ct_run):
     train, test = folds["folds"][0]["train"], folds["folds"][0]["test"]
     for model in ("cnn3d_ss", "cnn3d_nss"):
         rows = ledger[ledger.model == model]
-        assert sorted(rows[rows.cohort == "test"].patient_id) == sorted(test)
-        assert sorted(rows[rows.cohort == "train"].patient_id) == sorted(train)
+        assert sorted(rows[rows.cohort == "test"].patient) == sorted(test)
+        assert sorted(rows[rows.cohort == "train"].patient) == sorted(train)
         assert rows.score.between(0, 1).all()
         job = root / "models" / model / "fold-0_seed-0"
         assert (job / "history.tsv").is_file() and (job / "curves.png").is_file()

@@ -51,7 +51,7 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
     for model in overrides["deep"]["run"]:
         rows = ledger[ledger.model == model]
         tested = sorted(p for f in folds["folds"] for p in f["test"])
-        assert sorted(rows[rows.cohort == "test"].patient_id) == tested
+        assert sorted(rows[rows.cohort == "test"].patient) == tested
         assert rows.score.between(0, 1).all()
         for f in folds["folds"]:
             job = root / "models" / model / f"fold-{f['fold']}_seed-0"

@@ -84,11 +84,11 @@ def _check_vit_outputs(root: Path, gated: list[str]) -> None:
     for model in VIT_MODELS:
         for cohort, pids in (("train", train), ("test", test)):
             rows = ledger[(ledger.model == model) & (ledger.cohort == cohort)]
-            assert sorted(rows.patient_id) == pids, (model, cohort)
+            assert sorted(rows.patient) == pids, (model, cohort)
             assert rows.score.between(0, 1).all()
     for model in ("vit_bdl_perm", "vit_mdl_perm", "vit_fdl_perm"):
         rows = ledger[ledger.model == model]
-        assert set(rows.cohort) == {"test"} and sorted(rows.patient_id) == test
+        assert set(rows.cohort) == {"test"} and sorted(rows.patient) == test
     record = json.loads((root / "models" / "vit_models" / "seed-0_record.json").read_text())
     assert len(record["vit_fdl"]["selected"]) == 4
     assert record["vit_fdl"]["counts"]["start"] == 64

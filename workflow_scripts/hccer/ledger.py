@@ -23,7 +23,10 @@ from hccer.errors import InputError
 log = logging.getLogger(__name__)
 
 SCHEMA_PATH = Path(__file__).with_name("ledger.schema.json")
-KEY = ("patient_id", "model", "cohort", "seed")
+KEY = ("patient", "model", "cohort", "seed")
+# the pseudonym column's name in ledgers written before it was `patient`: still read, with a
+# warning
+OLD_PATIENT = "patient_id"
 _MAX_LISTED = 5
 
 
@@ -42,11 +45,11 @@ def rows(patients, scores, labels, model: str, cohort: str, fold: int, seed: int
          outcome: pd.DataFrame | None = None) -> pd.DataFrame:
     """One model's rows for `patients` of one cohort; `time`/`event` from the outcome table
     (indexed by pseudonym, columns `time_days`, `event`) when given."""
-    df = pd.DataFrame({"patient_id": list(patients), "model": model,
+    df = pd.DataFrame({"patient": list(patients), "model": model,
                        "score": np.asarray(scores, float), "label": np.asarray(labels, int),
                        "cohort": cohort, "fold": int(fold), "seed": int(seed)})
     if outcome is not None:
-        follow = outcome.loc[df["patient_id"]]
+        follow = outcome.loc[df["patient"]]
         df["time"] = pd.to_numeric(follow["time_days"], errors="coerce").to_numpy(float)
         df["event"] = pd.to_numeric(follow["event"], errors="coerce").to_numpy(float)
     return df
@@ -69,7 +72,7 @@ def gather(parts: list[str | Path], out: str | Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=columns())
     df = validate_ledger(pd.concat(frames, ignore_index=True), file=out)
-    return df.sort_values(["model", "cohort", "seed", "patient_id"], kind="stable")
+    return df.sort_values(["model", "cohort", "seed", "patient"], kind="stable")
 
 
 def _listed(values) -> str:
@@ -94,7 +97,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             return pd.read_parquet(path)
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-        return pd.read_csv(path, sep=sep, dtype={"patient_id": str, "model": str})
+        return pd.read_csv(path, sep=sep, dtype={"patient": str, OLD_PATIENT: str, "model": str})
     except ImportError as exc:
         raise InputError(f"cannot read Parquet here ({exc}); write the ledger as CSV",
                          file=path) from None
@@ -130,6 +133,10 @@ def validate_ledger(df: pd.DataFrame, file: str | Path | None = None) -> pd.Data
     sch = schema()
     props = sch["properties"]
     df = df.copy()
+    if OLD_PATIENT in df.columns and "patient" not in df.columns:
+        log.warning("ledger %s: column %r is read as 'patient' (the pseudonym); rename it",
+                    file, OLD_PATIENT)
+        df = df.rename(columns={OLD_PATIENT: "patient"})
     missing = [c for c in sch["required"] if c not in df.columns]
     if missing:
         raise InputError(f"ledger lacks required column(s) {', '.join(missing)}; a ledger needs "
@@ -144,14 +151,14 @@ def validate_ledger(df: pd.DataFrame, file: str | Path | None = None) -> pd.Data
         if col not in df.columns:
             log.info("ledger %s has no '%s' column; using %r for every row", file, col, default)
             df[col] = default
-    for col in ("patient_id", "model", "cohort"):
+    for col in ("patient", "model", "cohort"):
         spec = props[col]
         s = df[col]
         empty = s.isna() | (s.astype(str).str.strip() == "")
         if empty.any():
             raise InputError(f"column '{col}' is empty in rows {_rows(empty)}", file=file)
         s = s.astype(str)
-        if col in ("patient_id", "model") and s.str.contains(r"\.0$").all():
+        if col in ("patient", "model") and s.str.contains(r"\.0$").all():
             # numeric ids read back as floats (e.g. 12.0) would not match the clinical table
             s = s.str.replace(r"\.0$", "", regex=True)
         if "pattern" in spec:
@@ -177,13 +184,13 @@ def validate_ledger(df: pd.DataFrame, file: str | Path | None = None) -> pd.Data
         num = pd.to_numeric(df[col], errors="coerce")
         bad = num.isna() | ~np.isfinite(num.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
-            pats = _listed(df.loc[bad, "patient_id"].unique())
+            pats = _listed(df.loc[bad, "patient"].unique())
             raise InputError(f"column '{col}' is missing or not a finite number for patient(s) "
                              f"{pats} (rows {_rows(bad)})", file=file)
         if "minimum" in props[col] and (num < props[col]["minimum"]).any():
             bad = num < props[col]["minimum"]
             raise InputError(f"column '{col}' is negative for patient(s) "
-                             f"{_listed(df.loc[bad, 'patient_id'].unique())}", file=file)
+                             f"{_listed(df.loc[bad, 'patient'].unique())}", file=file)
         df[col] = num.astype(float)
     if ("time" in df.columns) != ("event" in df.columns):
         raise InputError("columns 'time' and 'event' go together; the ledger has only one",
@@ -192,7 +199,7 @@ def validate_ledger(df: pd.DataFrame, file: str | Path | None = None) -> pd.Data
     dup = df.duplicated(key, keep=False)
     if dup.any():
         first = df.loc[dup, key].drop_duplicates().head(_MAX_LISTED)
-        shown = "; ".join(f"patient {r.patient_id} model {r.model} cohort {r.cohort} "
+        shown = "; ".join(f"patient {r.patient} model {r.model} cohort {r.cohort} "
                           f"seed {r.seed}" for r in first.itertuples())
         raise InputError(f"duplicate (patient, model, cohort, seed) rows: {shown} "
                          f"(rows {_rows(dup)})", file=file)
@@ -211,7 +218,7 @@ def require_probability(df: pd.DataFrame, file: str | Path | None = None,
     bad = (df["score"] < lim["minimum"]) | (df["score"] > lim["maximum"])
     if bad.any():
         models = _listed(df.loc[bad, "model"].unique())
-        pats = _listed(df.loc[bad, "patient_id"].unique())
+        pats = _listed(df.loc[bad, "patient"].unique())
         raise InputError(f"{what} needs probabilities in [0, 1], but model(s) {models} have "
                          f"scores outside [0, 1] (patients {pats})", file=file)
 
@@ -246,29 +253,29 @@ def check_binary_outcome(df: pd.DataFrame, what: str, file=None) -> None:
 
 def paired_frame(df: pd.DataFrame, model_a: str, model_b: str, cohort: str | None,
                  seed: int | None = None, file=None) -> pd.DataFrame:
-    """Wide table (patient_id, label, a, b) for a paired comparison on the same patients.
+    """Wide table (patient, label, a, b) for a paired comparison on the same patients.
 
     Raises InputError when the two models do not score the same patient set or disagree on a
     patient's label.
     """
     a = select(df, model=model_a, cohort=cohort, seed=seed, file=file)
     b = select(df, model=model_b, cohort=cohort, seed=seed, file=file)
-    pa, pb = set(a["patient_id"]), set(b["patient_id"])
+    pa, pb = set(a["patient"]), set(b["patient"])
     if pa != pb:
         only_a, only_b = sorted(pa - pb), sorted(pb - pa)
         raise InputError(
             f"paired comparison of models {model_a} and {model_b} needs the same patients; "
             f"only in {model_a}: {_listed(only_a) or 'none'}; only in {model_b}: "
             f"{_listed(only_b) or 'none'} (use --unpaired for independent samples)", file=file)
-    m = a[["patient_id", "label", "score"]].merge(
-        b[["patient_id", "label", "score"]], on="patient_id", suffixes=("_a", "_b"))
+    m = a[["patient", "label", "score"]].merge(
+        b[["patient", "label", "score"]], on="patient", suffixes=("_a", "_b"))
     if len(m) != len(pa):
         raise InputError(f"models {model_a}/{model_b}: a patient appears more than once in "
                          f"cohort {cohort}; choose a --seed", file=file)
     bad = m["label_a"] != m["label_b"]
     if bad.any():
         raise InputError(f"models {model_a} and {model_b} disagree on the label of patient(s) "
-                         f"{_listed(m.loc[bad, 'patient_id'])}", file=file)
+                         f"{_listed(m.loc[bad, 'patient'])}", file=file)
     return m.rename(columns={"label_a": "label", "score_a": "a", "score_b": "b"}).drop(
         columns="label_b")
 
@@ -278,5 +285,5 @@ def same_patients(df: pd.DataFrame, models, cohort: str | None, seed: int | None
     sub = df if cohort is None else df[df["cohort"] == cohort]
     if seed is not None:
         sub = sub[sub["seed"] == seed]
-    sets = {frozenset(sub.loc[sub["model"] == m, "patient_id"]) for m in models}
+    sets = {frozenset(sub.loc[sub["model"] == m, "patient"]) for m in models}
     return len(sets) == 1 and bool(next(iter(sets)))

@@ -70,7 +70,7 @@ class Inputs:
             note = f"{model}: seeds {seeds} in the ledger; seed {seeds[0]} shown"
             if note not in self.notes:
                 self.notes.append(note)
-        return sub[sub["seed"] == seeds[0]].sort_values("patient_id").reset_index(drop=True)
+        return sub[sub["seed"] == seeds[0]].sort_values("patient").reset_index(drop=True)
 
     # -- cohort -----------------------------------------------------------------------------
     @cached_property

@@ -181,10 +181,10 @@ def _paired(
         v = v[v["seed"] == seeds[0]]
     else:
         raise _Skip(f"the comparator {versus} has seeds {seeds} but not seed {seed}")
-    if set(v["patient_id"]) != set(g["patient_id"]):
+    if set(v["patient"]) != set(g["patient"]):
         raise _Skip(f"{versus} scores other patients than this model in the {cohort} cohort")
-    w = g[["patient_id", "label", "score"]].merge(
-        v[["patient_id", "score"]].rename(columns={"score": "score_v"}), on="patient_id"
+    w = g[["patient", "label", "score"]].merge(
+        v[["patient", "score"]].rename(columns={"score": "score_v"}), on="patient"
     )
     return w
 
@@ -586,7 +586,7 @@ def twin_check(ledger: pd.DataFrame | None, synthetic: dict | None) -> str:
             ("image oracle", o.get("image_only"))]
     rows = []
     for model, g in ledger[ledger["cohort"] == "test"].groupby("model"):
-        per = g.groupby("patient_id").agg(score=("score", "mean"), label=("label", "first"))
+        per = g.groupby("patient").agg(score=("score", "mean"), label=("label", "first"))
         if per["label"].nunique() < 2:
             continue
         r = auc_with_ci(per["score"], per["label"], "delong", 0.95, 0, 0)

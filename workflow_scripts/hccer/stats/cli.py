@@ -126,7 +126,7 @@ def cmd_delong(args) -> int:
     a = L.select(df, model=args.model_a, cohort=ca, file=args.ledger)
     b = L.select(df, model=args.model_b, cohort=cb, file=args.ledger)
     if args.paired is None:
-        paired = ca == cb and set(a["patient_id"]) == set(b["patient_id"])
+        paired = ca == cb and set(a["patient"]) == set(b["patient"])
     else:
         paired = args.paired
     if paired:
@@ -153,8 +153,8 @@ def cmd_delong(args) -> int:
         if len(models) < 2 or not L.same_patients(sub, models, cohort):
             log.info("no paired matrix for cohort %s: models score different patients", cohort)
             continue
-        wide = sub.pivot(index="patient_id", columns="model", values="score")[models]
-        lab = sub.groupby("patient_id")["label"].first().loc[wide.index]
+        wide = sub.pivot(index="patient", columns="model", values="score")[models]
+        lab = sub.groupby("patient")["label"].first().loc[wide.index]
         for row in roc.delong_matrix(wide.to_numpy().T, lab.to_numpy(), models,
                                      args.alternative):
             matrix.append({"cohort": cohort, **row})
@@ -247,8 +247,8 @@ def cmd_dca(args) -> int:
         if not L.same_patients(g, sorted(g["model"].unique()), cohort):
             raise InputError(f"decision curves in cohort {cohort} need every model scored on "
                              "the same patients", file=args.ledger)
-        wide = g.pivot(index="patient_id", columns="model", values="score")
-        first = g.groupby("patient_id").first().loc[wide.index]
+        wide = g.pivot(index="patient", columns="model", values="score")
+        first = g.groupby("patient").first().loc[wide.index]
         risks = {m: wide[m].to_numpy() for m in wide.columns}
         if args.time_horizon is None:
             t = D.binary_dca(risks, first["label"].to_numpy(), th)

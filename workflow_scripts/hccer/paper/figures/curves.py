@@ -182,7 +182,7 @@ def dca(item: dict, inp: Inputs):
         frames, missing = {}, []
         for m in panel["models"]:
             try:
-                df = inp.rows(m, panel["cohort"]).set_index("patient_id")
+                df = inp.rows(m, panel["cohort"]).set_index("patient")
                 require_probability(df, what=f"decision curve of {m}")
                 frames[label(spec, m)] = df
             except NotRun as exc:

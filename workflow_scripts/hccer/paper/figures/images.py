@@ -65,18 +65,18 @@ def gradcam(item: dict, inp: Inputs):
         return fig, [], [str(exc)]
     if item.get("select") == "confident_pair":
         # the most confident ER case and the most confident NER case (seed-002 Figure 4)
-        er_rows = first[first["label"] == 1].sort_values(["score", "patient_id"],
+        er_rows = first[first["label"] == 1].sort_values(["score", "patient"],
                                                          ascending=[False, True])
-        ner_rows = first[first["label"] == 0].sort_values(["score", "patient_id"])
-        patients = er_rows["patient_id"].head(1).tolist() + ner_rows["patient_id"].head(1).tolist()
+        ner_rows = first[first["label"] == 0].sort_values(["score", "patient"])
+        patients = er_rows["patient"].head(1).tolist() + ner_rows["patient"].head(1).tolist()
     else:
-        ranked = first.sort_values(["label", "score", "patient_id"],
+        ranked = first.sort_values(["label", "score", "patient"],
                                    ascending=[False, False, True])
-        patients = ranked["patient_id"].head(n).tolist()
+        patients = ranked["patient"].head(n).tolist()
     dirs = _cam_dirs(inp.gradcam)
     crops = _crop_files(inp)
-    score = dict(zip(first["patient_id"], first["score"], strict=True))
-    er = dict(zip(first["patient_id"], first["label"], strict=True))
+    score = dict(zip(first["patient"], first["score"], strict=True))
+    er = dict(zip(first["patient"], first["label"], strict=True))
     if item.get("phases"):
         return _cam_by_phase(item, inp, models[0], patients, dirs, crops, score, er)
     plt = styled_pyplot()

@@ -21,7 +21,7 @@ def delong_matrix(item: dict, inp: Inputs) -> Table:
         frames, names = [], []
         for entry in model_entries(item):
             try:
-                frames.append(inp.rows(entry["model"], cohort).set_index("patient_id"))
+                frames.append(inp.rows(entry["model"], cohort).set_index("patient"))
                 names.append(entry["model"])
             except NotRun as exc:
                 notes.append(
