@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from hccer.classical.fit import fit_radiomics_fold
-from hccer.classical.models import CLASSIFIERS, fit_classifier, permuted
+from hccer.classical.models import CLASSIFIERS, fit_classifier
 from hccer.ledger import validate_ledger
+from hccer.permutation import permuted
 from hccer.stats.roc import auc
 
 

@@ -185,7 +185,8 @@ def test_permutation_control_keeps_every_validation_set_two_class():
     """The control's labels are shuffled within blocks (each early-stopping validation set, and
     the rest), so no validation set loses a class; a whole-set shuffle of the same labels often
     does (the cemri demo's control failed that way)."""
-    from hccer.dl.job import permuted, permuted_training_labels
+    from hccer.dl.job import permuted_training_labels
+    from hccer.permutation import DEEP_STREAM, permuted
 
     train = [f"p{i:02d}" for i in range(20)]
     er = {p: int(i % 4 == 0) for i, p in enumerate(train)}      # 5 ER of 20
@@ -197,12 +198,12 @@ def test_permutation_control_keeps_every_validation_set_two_class():
         for _, va in members:
             assert sorted(lab[p] for p in va) == sorted(er[p] for p in va)
         moved += any(lab[p] != er[p] for p in train)
-        shuffled = dict(zip(train, permuted(np.array([er[p] for p in train]), seed), strict=True))
+        shuffled = dict(zip(train, permuted(np.array([er[p] for p in train]), seed, DEEP_STREAM), strict=True))
         whole_lost += any(len({shuffled[p] for p in va}) < 2 for _, va in members)
     assert whole_lost > 10 and moved == 30
     # without validation sets it is the plain shuffle of the whole training set
     plain = permuted_training_labels(train, er, [(train, None)], 3)
-    assert list(plain.values()) == permuted(np.array([er[p] for p in train]), 3).tolist()
+    assert list(plain.values()) == permuted(np.array([er[p] for p in train]), 3, DEEP_STREAM).tolist()
 
 
 def test_holdout_jobs_resnets_then_dlrcr(tmp_path):

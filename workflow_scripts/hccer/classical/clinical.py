@@ -15,18 +15,38 @@ from hccer.errors import InputError
 OPS = ("ge", "gt", "le", "lt", "equals")
 
 
-def _numeric(df: pd.DataFrame, column: str, file=None) -> pd.Series:
+def numeric_values(df: pd.DataFrame, column: str, file=None, *,
+                   keep_missing: bool = False) -> pd.Series:
+    """A clinical column as floats. A value that is not a number raises InputError naming the
+    patients; so does an empty cell, unless `keep_missing` (Table 1 shows missing values as
+    missing; a model must not meet a silent NaN)."""
     if column not in df.columns:
         raise InputError(f"clinical column '{column}' is missing; the table has "
                          f"{', '.join(map(str, df.columns))}", file=file)
     raw = df[column]
     num = pd.to_numeric(raw, errors="coerce")
     bad = num.isna()
+    if keep_missing:
+        bad &= raw.notna() & (raw.astype("string").str.strip() != "")
     if bad.any():
         who = ", ".join(f"{p} ({raw[p]!r})" for p in list(df.index[bad])[:5])
         raise InputError(f"clinical column '{column}' must be a number; patient(s) {who}",
                          file=file)
     return num.astype(float)
+
+
+def cut_off(values: pd.Series, spec: dict) -> pd.Series | None:
+    """The spec's one cut-off (`ge`, `gt`, `le` or `lt`) applied to numeric values, as a
+    boolean Series (False where a value is missing); None when the spec has no cut-off."""
+    ops = [op for op in OPS[:4] if op in spec]
+    if not ops:
+        return None
+    if len(ops) > 1:
+        raise ValueError(f"clinical variable {spec.get('name', spec.get('label'))}: give one "
+                         f"cut-off of {', '.join(OPS[:4])}, not {', '.join(ops)}")
+    cut = float(spec[ops[0]])
+    return {"ge": values >= cut, "gt": values > cut, "le": values <= cut,
+            "lt": values < cut}[ops[0]]
 
 
 def _text(df: pd.DataFrame, column: str, file=None) -> pd.Series:
@@ -46,18 +66,15 @@ def code_variable(df: pd.DataFrame, spec: dict, file=None) -> pd.Series:
     or [levels]}` -> 0/1, `{..., continuous: true, scale: s}` -> value x s."""
     col = spec["column"]
     if spec.get("continuous"):
-        return _numeric(df, col, file) * float(spec.get("scale", 1.0))
+        return numeric_values(df, col, file) * float(spec.get("scale", 1.0))
     if "equals" in spec:
         levels = spec["equals"] if isinstance(spec["equals"], list) else [spec["equals"]]
         s = _text(df, col, file)
         return s.isin([str(v) for v in levels]).astype(float)
-    ops = [op for op in OPS[:4] if op in spec]
-    if len(ops) != 1:
+    if not any(op in spec for op in OPS[:4]):
         raise ValueError(f"clinical variable {spec.get('name')}: give exactly one of "
                          f"{', '.join(OPS)} or continuous")
-    v = _numeric(df, col, file)
-    cut = float(spec[ops[0]])
-    return {"ge": v >= cut, "gt": v > cut, "le": v <= cut, "lt": v < cut}[ops[0]].astype(float)
+    return cut_off(numeric_values(df, col, file), spec).astype(float)
 
 
 def code_table(df: pd.DataFrame, specs: list[dict], file=None) -> pd.DataFrame:
@@ -90,11 +107,11 @@ def bclc_stage(df: pd.DataFrame, cols: dict, file=None) -> pd.Series:
     0: single nodule <= 2 cm; A: single, or <= 3 nodules all <= 3 cm; B: otherwise.
     The largest nodule stands for "each nodule" (only it is recorded).
     """
-    n = _numeric(df, cols["nodule_count"], file)
-    size = _numeric(df, cols["largest_nodule_mm"], file)
+    n = numeric_values(df, cols["nodule_count"], file)
+    size = numeric_values(df, cols["largest_nodule_mm"], file)
     mvi = _yes(_text(df, cols["macrovascular_invasion"], file))
     ehs = _yes(_text(df, cols["extrahepatic_spread"], file))
-    ps = _numeric(df, cols["ecog"], file)
+    ps = numeric_values(df, cols["ecog"], file)
     cp = _text(df, cols["child_pugh"], file).str.upper()
     stage = pd.Series(np.where((n > 3) | ((n > 1) & (size > 30)), 2, 1), index=df.index)
     stage[(n == 1) & (size <= 20)] = 0
@@ -105,11 +122,11 @@ def bclc_stage(df: pd.DataFrame, cols: dict, file=None) -> pd.Series:
 
 def cnlc_stage(df: pd.DataFrame, cols: dict, file=None) -> pd.Series:
     """CNLC (China, 2019 edition) as an ordinal 1-7 (Ia, Ib, IIa, IIb, IIIa, IIIb, IV)."""
-    n = _numeric(df, cols["nodule_count"], file)
-    size = _numeric(df, cols["largest_nodule_mm"], file)
+    n = numeric_values(df, cols["nodule_count"], file)
+    size = numeric_values(df, cols["largest_nodule_mm"], file)
     mvi = _yes(_text(df, cols["macrovascular_invasion"], file))
     ehs = _yes(_text(df, cols["extrahepatic_spread"], file))
-    ps = _numeric(df, cols["ecog"], file)
+    ps = numeric_values(df, cols["ecog"], file)
     cp = _text(df, cols["child_pugh"], file).str.upper()
     stage = pd.Series(4.0, index=df.index)                       # IIb: >= 4 nodules
     stage[(n >= 2) & (n <= 3)] = np.where(size[(n >= 2) & (n <= 3)] <= 30, 2.0, 3.0)
@@ -121,7 +138,7 @@ def cnlc_stage(df: pd.DataFrame, cols: dict, file=None) -> pd.Series:
 
 
 def blood_ratio(df: pd.DataFrame, num: str, den: str, file=None) -> pd.Series:
-    a, b = _numeric(df, num, file), _numeric(df, den, file)
+    a, b = numeric_values(df, num, file), numeric_values(df, den, file)
     if (b <= 0).any():
         raise InputError(f"clinical column '{den}' must be > 0 for a ratio; patient(s) "
                          f"{', '.join(list(df.index[b <= 0])[:5])}", file=file)

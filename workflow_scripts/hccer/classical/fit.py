@@ -11,8 +11,9 @@ import pandas as pd
 
 from hccer import ledger
 from hccer.classical import clinical as clin
-from hccer.classical.models import coefficients, fit_classifier, permuted, predict_proba
+from hccer.classical.models import coefficients, fit_classifier, predict_proba
 from hccer.errors import InputError
+from hccer.permutation import permuted
 
 log = logging.getLogger(__name__)
 

@@ -84,11 +84,6 @@ def predict_proba(model, X: np.ndarray) -> np.ndarray:
     return model.predict_proba(X)[:, 1]
 
 
-def permuted(y, seed: int) -> np.ndarray:
-    """Training labels shuffled with a fixed seed (label-permutation negative control)."""
-    return np.random.default_rng(seed).permutation(np.asarray(y))
-
-
 def coefficients(model, names: list[str]) -> dict:
     """What a fitted model exposes as weights (coefficients or importances), for the record."""
     if hasattr(model, "coef_"):

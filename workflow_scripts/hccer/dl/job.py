@@ -86,11 +86,6 @@ def build_model(cfg: dict, x_shape: tuple, seed: int, clinical_dim: int | None =
     return model, (digests[0] if digests else None)
 
 
-def permuted(labels: np.ndarray, seed: int) -> np.ndarray:
-    """Labels shuffled among patients: the permutation control keeps class balance."""
-    return np.random.default_rng([seed, 7919]).permutation(labels)
-
-
 def permuted_training_labels(train: list[str], er: dict[str, int], members: list,
                              seed: int) -> dict[str, int]:
     """The permutation control's training labels: shuffled within blocks, each member's
@@ -98,16 +93,13 @@ def permuted_training_labels(train: list[str], er: dict[str, int], members: list
     A shuffle over the whole training set can leave a small validation set with one class, whose
     AUC is undefined; within blocks every validation set keeps its class counts, while the images
     still lose their labels. Without validation sets this is one shuffle of the whole set."""
-    block = {}
+    from hccer.permutation import DEEP_STREAM, permuted_in_blocks
+
+    block: dict[str, int] = {}
     for b, (_, va) in enumerate(members):
         for p in va or []:
             block.setdefault(p, b)
-    rng = np.random.default_rng([seed, 7919])
-    out = {}
-    for b in sorted({block.get(p, -1) for p in train}):
-        pids = [p for p in train if block.get(p, -1) == b]
-        out.update(zip(pids, rng.permutation([int(er[p]) for p in pids]).tolist(), strict=True))
-    return out
+    return permuted_in_blocks(train, er, block, seed, DEEP_STREAM)
 
 
 def _members(split: dict, cfg: dict, fold: int, folds_path: str) -> tuple[list, list, list]:

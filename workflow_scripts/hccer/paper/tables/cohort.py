@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hccer.classical.clinical import cut_off, numeric_values
 from hccer.errors import ConfigError, InputError
 from hccer.paper.inputs import Inputs
 from hccer.paper.output import Table
@@ -13,15 +14,6 @@ from hccer.paper.tables.format import COHORT_NAMES, TEST_NAMES
 
 
 # -- table1 --------------------------------------------------------------------------------------
-def _numeric(tab: pd.DataFrame, col: str) -> pd.Series:
-    num = pd.to_numeric(tab[col], errors="coerce")
-    bad = num.isna() & tab[col].notna()
-    if bad.any():
-        who = ", ".join(f"{p} ({tab[col][p]!r})" for p in list(tab.index[bad])[:5])
-        raise InputError(f"clinical column '{col}' must be a number; patient(s) {who}")
-    return num.astype(float)
-
-
 def code_variable(tab: pd.DataFrame, var: dict) -> pd.Series:
     """One Table 1 row group: a continuous value, a cut-off (ge/gt/le/lt: level 0 when false,
     1 when true) or the raw categories in `levels` order (shown as `labels`). Missing values
@@ -33,13 +25,11 @@ def code_variable(tab: pd.DataFrame, var: dict) -> pd.Series:
             f"outcome table (columns: {', '.join(map(str, tab.columns))})"
         )
     if var.get("continuous"):
-        return _numeric(tab, col) * float(var.get("scale", 1.0))
-    ops = [op for op in ("ge", "gt", "le", "lt") if op in var]
+        return numeric_values(tab, col, keep_missing=True) * float(var.get("scale", 1.0))
     shown = list(var.get("labels") or var["levels"])
-    if ops:
-        num = _numeric(tab, col)
-        cut = float(var[ops[0]])
-        flag = {"ge": num >= cut, "gt": num > cut, "le": num <= cut, "lt": num < cut}[ops[0]]
+    if any(op in var for op in ("ge", "gt", "le", "lt")):
+        num = numeric_values(tab, col, keep_missing=True)
+        flag = cut_off(num, var)
         if len(shown) != 2:
             raise ConfigError(f"Table 1 variable {var['label']!r}: a cut-off needs 2 levels")
         values = np.where(flag, shown[1], shown[0]).astype(object)
