@@ -119,3 +119,29 @@ def test_schema_takes_the_new_keys_and_rejects_bad_values(project_root):
         _preset(project_root, {"deep": {"defaults": {"early_stopping": {"monitor": "acc"}}}})
     with pytest.raises(ConfigError, match="tabular"):
         _preset(project_root, {"deep": {"experiments": {"dlrcr": {"tabular": ["ct"]}}}})
+
+
+def test_schema_enums_are_the_training_loops_own_lists(project_root):
+    """The study schema is the one check of an experiment's choices; the loop's lists of what
+    it implements must say the same."""
+    import yaml
+    from hccer.dl.data import AUGMENT
+    from hccer.dl.train import MONITORS, OPTIMIZERS
+
+    schema = yaml.safe_load((project_root / "config" / "schemas" / "study.schema.yaml").read_text())
+    found: dict[str, list] = {}
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, sub in node.items():
+                if isinstance(sub, dict) and "enum" in sub:
+                    found.setdefault(key, []).append(sub["enum"])
+                walk(sub)
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub)
+
+    walk(schema)
+    for key, values in (("augment", AUGMENT), ("optimizer", OPTIMIZERS), ("monitor", MONITORS),
+                        ("class_weights", ("none", "balanced"))):
+        assert found[key] and all(list(e) == list(values) for e in found[key]), key

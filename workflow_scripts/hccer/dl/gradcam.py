@@ -197,6 +197,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
     """Overlays (PNG) and maps (one npz) for every patient of the checkpoint's fold."""
     import torch
 
+    from hccer.cohort.split import outer_fold
     from hccer.dl.checkpoint import load_model, read_checkpoint
     from hccer.dl.data import load_samples
     from hccer.dl.job import channels_for
@@ -214,7 +215,7 @@ def run_gradcam(checkpoint: str, crops: list[str], out_dir: str, folds: str,
         raise ConfigError(f"Score-CAM needs an image-only network; {cfg['name']} also reads "
                           "tabular inputs")
     split = read_json(folds)
-    outer = next(f for f in split["folds"] if int(f["fold"]) == int(ck["fold"]))
+    outer = outer_fold(split, ck["fold"], folds)
     patients = sorted(set(outer["train"]) | set(outer["test"]))
     cohort = {p: "test" for p in outer["test"]} | {p: "train" for p in outer["train"]}
     array = (cfg.get("input") or {}).get("array", "x")

@@ -24,24 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hccer.cohort.split import outer_fold
 from hccer.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
 
 def train_config(cfg: dict):
-    from hccer.dl.data import AUGMENT
-    from hccer.dl.train import MONITORS, OPTIMIZERS, TrainConfig
+    """The training loop's settings from a resolved experiment (its enums were checked by the
+    study schema, which tests keep equal to the loop's own lists)."""
+    from hccer.dl.train import TrainConfig
 
-    if cfg["augment"] not in AUGMENT:
-        raise ConfigError(f"deep: augment must be one of {AUGMENT}, not {cfg['augment']!r}")
-    if cfg["class_weights"] not in ("none", "balanced"):
-        raise ConfigError("deep: class_weights must be none or balanced")
-    if cfg["optimizer"] not in OPTIMIZERS:
-        raise ConfigError(f"deep: optimizer must be one of {OPTIMIZERS}, not "
-                          f"{cfg['optimizer']!r}")
-    if (cfg["early_stopping"] or {}).get("monitor", "val_loss") not in MONITORS:
-        raise ConfigError(f"deep: early_stopping.monitor must be one of {MONITORS}")
     return TrainConfig(epochs=int(cfg["epochs"]), batch_size=int(cfg["batch_size"]),
                        lr=float(cfg["lr"]), weight_decay=float(cfg["weight_decay"]),
                        optimizer=cfg["optimizer"], momentum=float(cfg["momentum"]),
@@ -105,10 +98,7 @@ def permuted_training_labels(train: list[str], er: dict[str, int], members: list
 def _members(split: dict, cfg: dict, fold: int, folds_path: str) -> tuple[list, list, list]:
     """(training patients, test patients, members) of an outer fold; a member is the
     (training, early-stopping validation or None) patients of one network."""
-    outer = next((f for f in split["folds"] if int(f["fold"]) == fold), None)
-    if outer is None:
-        raise ConfigError(f"fold {fold} is not in folds.json (folds "
-                          f"{[f['fold'] for f in split['folds']]})")
+    outer = outer_fold(split, fold, folds_path)
     train, test = list(outer["train"]), list(outer["test"])
     if cfg["ensemble"] == "inner_folds":
         inner = split.get("inner_folds") or []

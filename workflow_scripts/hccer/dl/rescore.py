@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from hccer.cohort.split import outer_fold
 from hccer.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,7 @@ def rescore(checkpoint: str, crops: list[str], folds_path: str, outcome_path: st
         raise InputError(f"rescoring needs an image-only network; {ck['experiment']} also "
                          "reads tabular inputs", file=checkpoint)
     split = read_json(folds_path)
-    outer = next((f for f in split["folds"] if int(f["fold"]) == int(ck["fold"])), None)
-    if outer is None:
-        raise InputError(f"the split has no fold {ck['fold']} (the checkpoint's)",
-                         file=folds_path)
+    outer = outer_fold(split, ck["fold"], folds_path)  # the checkpoint's fold
     have = {patient_of(p) for p in crops}
     patients = sorted(p for p in outer["test"] if p in have)
     missing = sorted(set(outer["test"]) - have)
