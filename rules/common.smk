@@ -10,7 +10,8 @@ import os
 import sys
 from pathlib import Path
 
-from hccer.config import load_study, validate
+from hccer.config import cohort_path_problems, load_study, validate
+from hccer.errors import ConfigError
 from hccer.ids import PATIENT_CODE, pseudonymise
 from hccer.paper import rules as paperrules
 from hccer.paper import spec as paperspec
@@ -68,6 +69,8 @@ else:
     SOURCE_READY = []
     # Patients = folders under the DICOM root plus IDs of the sheet; the cohort step reports
     # every patient found on one side only.
+    if problems := cohort_path_problems(config):
+        raise ConfigError("; ".join(problems))
     CODES = sorted(p.name for p in Path(DICOM_ROOT).iterdir() if p.is_dir())
 
 PID = {code: pseudonymise(code, SALT) for code in CODES}

@@ -155,3 +155,28 @@ def test_old_sheets_name_the_patient_code_patient_id(caplog):
     assert "clinical.csv" in caplog.text and "rename it" in caplog.text
     with pytest.raises(InputError, match="both 'patient_code' and 'patient_id'"):
         code_column_renames(["patient_id", "patient_code"], "masks.tsv")
+
+
+def test_check_config_names_every_missing_cohort_input(cfg, project_root, tmp_path, capfd):
+    from hccer.cli import main
+
+    (tmp_path / "dicom" / "SITE01").mkdir(parents=True)
+    (tmp_path / "clinical.csv").write_text("patient_code\n")
+    c = copy.deepcopy(cfg)
+    c["data"]["source"] = "cohort"
+    c["data"]["cohort"].update(dicom_root=str(tmp_path / "dicom"),
+                               clinical=str(tmp_path / "clinical.csv"),
+                               masks=str(tmp_path / "masks.tsv"),
+                               manifest_override=str(tmp_path / "override.tsv"))
+    path = tmp_path / "cohort.yaml"
+    path.write_text(yaml.safe_dump(c))
+    assert main(["check-config", str(path), "--root", str(project_root)]) == 2
+    err = capfd.readouterr().err
+    assert f"data.cohort.masks: {tmp_path / 'masks.tsv'} is not a file" in err
+    assert "data.cohort.manifest_override" in err and "dicom_root" not in err
+    (tmp_path / "masks.tsv").write_text("")
+    (tmp_path / "override.tsv").write_text("")
+    assert main(["check-config", str(path), "--root", str(project_root)]) == 0
+    (tmp_path / "dicom" / "SITE01").rmdir()
+    assert main(["check-config", str(path), "--root", str(project_root)]) == 2
+    assert "holds no patient folder" in capfd.readouterr().err

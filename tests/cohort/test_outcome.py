@@ -88,3 +88,23 @@ def test_outcome_cli_reads_an_old_sheet_the_same_and_says_so(tmp_path, capfd):
     masks.write_text("patient_id\tphase\treader\tpath\nA1\tART\tr1\ta.nii.gz\n")
     assert read_mask_sheet(masks) == [{"patient_code": "A1", "phase": "ART", "reader": "r1",
                                        "path": "a.nii.gz", "line": 2}]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the clinical sheet is empty (no header, no rows)"),
+    ("patient_code,surgery_date,recurrence_date,last_followup_date\n",
+     "the clinical sheet has a header but no patient rows"),
+    ("patient_code;surgery_date;recurrence_date;last_followup_date\nA1;2015-01-01;;2017-01-01\n",
+     "the clinical sheet lacks a patient_code column (its header is one column"),
+])
+def test_an_unusable_clinical_sheet_is_one_message(tmp_path, capfd, text, message):
+    from hccer.cli import main
+
+    study = Path(__file__).resolve().parents[2] / "config" / "studies" / "ct_3dcnn.yaml"
+    sheet = tmp_path / "clinical.csv"
+    sheet.write_text(text)
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+                 "--out", str(tmp_path / "o.tsv"), "--flow", str(tmp_path / "f.json")]) == 2
+    err = capfd.readouterr().err
+    assert f"file clinical.csv: {message}" in err and "Traceback" not in err
+    assert "-separated; save it comma-separated" in err or "semicolon" not in text

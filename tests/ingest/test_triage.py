@@ -312,3 +312,24 @@ def test_no_identifying_value_in_outputs(tmp_path):
             continue
         for canary in canaries:
             assert canary.encode() not in data, f"{canary} found in {path.name}"
+
+
+def test_a_comma_separated_or_doubled_mask_sheet_is_named(tmp_path):
+    code = "SITE0042"
+    root = tmp_path / "dicom" / code
+    write_series(root / "N", acq_time="101000")
+    art = write_series(root / "A", acq_time="101210", contrast="Iohexol")
+    _mask_like(art, tmp_path / "m1.nii.gz")
+    s = study("ct_3dcnn")
+    s["phases"], s["mask_phases"] = ["NC", "ART"], ["ART"]
+    sheet = tmp_path / "masks.tsv"
+    sheet.write_text(f"patient_code,phase,reader,path\n{code},ART,1,m1.nii.gz\n")
+    _, status = triage_patient(root, "pa", s, masks=sheet, patient_code=code)
+    (prob,) = status["problems"]
+    assert prob["file"] == "masks.tsv" and "comma-separated; save it tab-separated" in prob["reason"]
+    sheet.write_text(f"patient_code\tphase\treader\tpath\n{code}\tART\t1\tm1.nii.gz\n"
+                     f"OTHER\tART\t1\tm1.nii.gz\n{code}\tART\t1\tm1.nii.gz\n")
+    _, status = triage_patient(root, "pa", s, masks=sheet, patient_code=code)
+    (prob,) = status["problems"]
+    assert prob["file"] == "masks.tsv lines 2, 4"
+    assert prob["reason"] == "phase ART, reader 1 is listed 2 times; keep one row"

@@ -85,6 +85,25 @@ def validate(data: dict, schema_path: str | Path, what: str) -> dict:
     return data
 
 
+def cohort_path_problems(config: dict) -> list[str]:
+    """Every missing input of a `data.source: cohort` config, one line each (none for the
+    synthetic twin): the DICOM root must be a folder with one sub-folder per patient, the
+    clinical and mask sheets (and the optional column dictionary and override) files."""
+    if config["data"]["source"] != "cohort":
+        return []
+    c = config["data"]["cohort"]
+    problems = []
+    root = Path(c["dicom_root"])
+    if not root.is_dir():
+        problems.append(f"data.cohort.dicom_root: {root} is not a folder")
+    elif not any(p.is_dir() for p in root.iterdir()):
+        problems.append(f"data.cohort.dicom_root: {root} holds no patient folder")
+    for key in ("clinical", "masks", "columns", "manifest_override"):
+        if c.get(key) and not Path(c[key]).is_file():
+            problems.append(f"data.cohort.{key}: {c[key]} is not a file")
+    return problems
+
+
 def check_cross_fields(config: dict, study: dict) -> None:
     """Rules a schema cannot express, each with a message naming the keys involved."""
     if study["reference_phase"] not in study["phases"]:

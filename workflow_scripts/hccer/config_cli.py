@@ -13,12 +13,16 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from hccer.config import load_study, load_yaml, validate
+    from hccer.config import cohort_path_problems, load_study, load_yaml, validate
+    from hccer.errors import ConfigError
 
     root = Path(args.root)
     cfg = validate(load_yaml(args.config), root / "config" / "schemas" / "config.schema.yaml",
                    f"config {Path(args.config).name}")
     study = load_study(cfg, root)
+    problems = cohort_path_problems(cfg)
+    if problems:
+        raise ConfigError(f"config {Path(args.config).name}: " + "; ".join(problems))
     print(f"config OK: study {study['key']} ({study['modality']}, phases "
           f"{', '.join(study['phases'])}), data source {cfg['data']['source']}")
     return 0

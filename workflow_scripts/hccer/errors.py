@@ -37,5 +37,18 @@ class InputError(Exception):
                 "reason": self.reason}
 
 
+def delimiter_hint(header: list[str], expected: str) -> str:
+    """A hint when a sheet's header reads as one column holding another delimiter: the sheet
+    was saved with the wrong separator."""
+    if len(header) != 1:
+        return ""
+    found = [name for sep, name in ((",", "comma"), (";", "semicolon"), ("\t", "tab"))
+             if sep in header[0]]
+    if not found:
+        return ""
+    return (f" (its header is one column, {header[0][:60]!r}: the sheet is {found[0]}-separated;"
+            f" save it {expected}-separated)")
+
+
 class ConfigError(Exception):
     """Invalid configuration or sample sheet; the message names the key or row."""

@@ -46,14 +46,24 @@ def register(sub) -> None:
 def _read_sheet(path: str):
     import pandas as pd
 
-    from hccer.errors import InputError
-    from hccer.ids import code_column_renames
+    from hccer.errors import InputError, delimiter_hint
+    from hccer.ids import PATIENT_CODE, code_column_renames
 
+    name = Path(path).name
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise InputError("the clinical sheet is empty (no header, no rows)", file=name) from None
     except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the clinical sheet: {exc}", file=path) from None
-    return df.rename(columns=code_column_renames(df.columns, Path(path).name))
+        raise InputError(f"cannot read the clinical sheet: {exc}", file=name) from None
+    df = df.rename(columns=code_column_renames(df.columns, name))
+    if PATIENT_CODE not in df.columns:
+        hint = delimiter_hint(list(df.columns), "comma")
+        if hint:
+            raise InputError(f"the clinical sheet lacks a {PATIENT_CODE} column{hint}", file=name)
+    if df.empty:
+        raise InputError("the clinical sheet has a header but no patient rows", file=name)
+    return df
 
 
 def _outcome(args) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hccer.errors import delimiter_hint
 from hccer.ids import PATIENT_CODE, code_column_renames
 from hccer.ingest.geometry import same_grid
 
@@ -31,8 +32,9 @@ def read_mask_sheet(sheet: str | Path) -> list[dict]:
         if missing:
             from hccer.errors import InputError
 
+            hint = delimiter_hint(reader.fieldnames, "tab")
             raise InputError(f"mask sheet lacks column(s) {', '.join(missing)}; expected "
-                             f"{', '.join(SHEET_COLUMNS)}", file=sheet.name)
+                             f"{', '.join(SHEET_COLUMNS)}{hint}", file=sheet.name)
         return [{**{k: (v or "").strip() for k, v in row.items() if k}, "line": n}
                 for n, row in enumerate(reader, start=2)]
 
@@ -93,6 +95,13 @@ def check_masks(sheet: str | Path, patient_code: str, mask_phases: list[str],
     for phase in mask_phases:
         if not any(r["phase"] == phase for r in rows):
             problem(sheet.name, f"no mask listed for phase {phase}")
+    lines: dict[tuple[str, str], list[int]] = {}
+    for row in rows:
+        lines.setdefault((row["phase"], row["reader"]), []).append(row["line"])
+    for (phase, reader), at in lines.items():
+        if len(at) > 1:
+            problem(f"{sheet.name} lines {', '.join(map(str, at))}",
+                    f"phase {phase}, reader {reader} is listed {len(at)} times; keep one row")
     for row in rows:
         if row["phase"] not in mask_phases:
             continue
