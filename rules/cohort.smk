@@ -5,19 +5,21 @@ rule derive_outcome:
     input:
         SOURCE_READY,
         study=L.study_file("outcome"),
+        # inputs, not params: a corrected sheet or dictionary reruns the outcome
+        clinical=CLINICAL,
+        columns=[COLUMNS] if COLUMNS else [],
     output:
         table=L.cohort("outcome.tsv"),
         flow=L.cohort("flow.json"),
     params:
-        clinical=CLINICAL,
-        columns=f"--columns {COLUMNS}" if COLUMNS else "",
+        columns=lambda wc, input: f"--columns {input.columns}" if input.columns else "",
         salt=SALT,
     conda:
         "../envs/stats.yaml"
     log:
         log_path("derive_outcome"),
     shell:
-        "hccer --log {log} outcome --clinical {params.clinical} {params.columns} "
+        "hccer --log {log} outcome --clinical {input.clinical} {params.columns} "
         "--study {input.study} --salt {params.salt} --out {output.table} --flow {output.flow}"
 
 
@@ -26,14 +28,13 @@ rule split_cohort:
         study=L.study_file("split"),
         outcome=L.cohort("outcome.tsv"),
         gate=L.qc("registration_gate.tsv"),
+        clinical=[CLINICAL] if STUDY["split"]["method"] == "holdout_date" else [],
     output:
         folds=L.cohort("folds.json"),
         table=L.cohort("fold_table.tsv"),
     params:
-        dates=(
-            f"--clinical {CLINICAL} --salt {SALT}"
-            if STUDY["split"]["method"] == "holdout_date"
-            else ""
+        dates=lambda wc, input: (
+            f"--clinical {input.clinical} --salt {SALT}" if input.clinical else ""
         ),
         seed=SEED,
     conda:

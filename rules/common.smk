@@ -114,6 +114,30 @@ def mask_path(pid, phase, reader):
     raise ValueError(f"no mask for patient {pid}, phase {phase}, reader {reader} in {sheet.name}")
 
 
+def supplied_digest(wc):
+    """Digest of what the site supplied for one patient (DICOM files, mask rows and files,
+    override rows; `hccer.ingest.tracking`): a param of triage, so fixing one patient's input
+    reruns that patient. The twin's files come from synthesize_cohort, whose record is an
+    input of triage already."""
+    if SOURCE == "synthetic":
+        return ""
+    from hccer.errors import InputError
+    from hccer.ingest.tracking import inputs_digest
+    from hccer.ingest.triage import read_override
+
+    code = CODE[wc.pid]
+    try:
+        rows = [r for r in mask_rows(str(MASK_SHEET)) if r[PATIENT_CODE] == code]
+    except InputError as exc:
+        rows = exc.reason
+    override = C.get("manifest_override")
+    try:
+        extra = read_override(override, wc.pid) if override else []
+    except (InputError, OSError) as exc:
+        extra = str(exc)
+    return inputs_digest(patient_dir(wc.pid), rows, Path(MASK_SHEET).parent, extra)
+
+
 def screened_pids(wildcards=None):
     """Patients whose inputs passed triage (known after the screen checkpoint)."""
     table = checkpoints.screen_cohort.get().output.table

@@ -13,6 +13,8 @@ rule triage_patient:
         folder=lambda wc: patient_dir(wc.pid),
         code=lambda wc: CODE[wc.pid],
         masks=MASK_SHEET,
+        # not on the command line: changes when this patient's DICOM, masks or override do
+        supplied=supplied_digest,
         override=(
             f"--override {config['data']['cohort']['manifest_override']}"
             if SOURCE == "cohort" and config["data"]["cohort"].get("manifest_override")
