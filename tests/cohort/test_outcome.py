@@ -108,3 +108,29 @@ def test_an_unusable_clinical_sheet_is_one_message(tmp_path, capfd, text, messag
     err = capfd.readouterr().err
     assert f"file clinical.csv: {message}" in err and "Traceback" not in err
     assert "-separated; save it comma-separated" in err or "semicolon" not in text
+
+
+def test_a_code_with_spaces_is_excluded_by_name_and_a_bad_one_is_an_unusable_row(tmp_path):
+    import json
+
+    from hccer.cli import main
+    from hccer.ids import pseudonymise
+
+    study = Path(__file__).resolve().parents[2] / "config" / "studies" / "ct_3dcnn.yaml"
+    sheet = tmp_path / "clinical.csv"
+    sheet.write_text("patient_code,surgery_date,recurrence_date,last_followup_date\n"
+                     "A1 ,2015-01-01,2015-06-01,2016-01-01\n"
+                     "A2,2015-01-01,,2017-01-01\n"
+                     "B 7,2015-01-01,,2017-01-01\n")
+    out, flow = tmp_path / "o.tsv", tmp_path / "f.json"
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+                 "--out", str(out), "--flow", str(flow)]) == 0
+    tab = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("patient")
+    a1 = tab.loc[pseudonymise("A1", "s" * 16)]
+    assert not a1["included"] and a1["reason"] == "row 2: patient code has spaces before or after it"
+    assert len(tab) == 2 and tab.loc[pseudonymise("A2", "s" * 16), "included"]
+    assert json.loads(flow.read_text())["unusable_rows"] == [
+        "row 4: patient code contains characters other than letters, digits, '_', '.', '-' "
+        "(spaces are not allowed)"]
+    text = out.read_text() + flow.read_text()
+    assert "A1" not in text and "B 7" not in text

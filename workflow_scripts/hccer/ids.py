@@ -51,14 +51,17 @@ def pseudonymise(code: str, salt: str, length: int = 10) -> str:
 
 
 def check_patient_code(code: str) -> str | None:
-    """Return a reason if a patient code cannot be used as a key (spaces, non-ASCII, empty)."""
+    """Return a reason if a patient code cannot be used as a key (spaces, non-ASCII, empty).
+    The reason never quotes the code: it is written beside the patient's pseudonym."""
     if code is None or code == "":
         return "empty patient code"
+    if code != code.strip() and PATIENT_CODE_RE.match(code.strip()):
+        return "patient code has spaces before or after it"
     if not code.isascii():
-        return f"patient code {code!r} contains non-ASCII characters"
+        return "patient code contains non-ASCII characters"
     if not PATIENT_CODE_RE.match(code):
-        return (f"patient code {code!r} contains characters other than letters, digits, '_', "
-                "'.', '-' (spaces are not allowed)")
+        return ("patient code contains characters other than letters, digits, '_', '.', '-' "
+                "(spaces are not allowed)")
     return None
 
 

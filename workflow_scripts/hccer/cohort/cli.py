@@ -71,7 +71,7 @@ def _outcome(args) -> int:
 
     from hccer.cohort import clinical, outcome
     from hccer.errors import InputError
-    from hccer.ids import PATIENT_CODE, pseudonymise
+    from hccer.ids import PATIENT_CODE, check_patient_code, pseudonymise
     from hccer.jsonio import read_json, write_json, write_text
 
     study = load_view(args.study, "outcome")
@@ -83,6 +83,11 @@ def _outcome(args) -> int:
     bad_rows: dict[str, list[str]] = {}
     for p in sheet_problems:
         bad_rows.setdefault(str(p["patient"]), []).append(p["reason"])
+    codes = set(df[PATIENT_CODE].dropna().astype(str))
+    for code in list(bad_rows):
+        if code.strip() != code and code.strip() in codes:
+            bad_rows.setdefault(code.strip(), []).append(
+                "the sheet lists this patient code twice, once with spaces around it")
     ok_ids = df[PATIENT_CODE].notna() & ~df[PATIENT_CODE].astype(str).isin(bad_rows)
     policy = outcome.OutcomePolicy(int(study["outcome"]["horizon_days"]),
                                    int(study["outcome"]["min_followup_days"]))
@@ -100,9 +105,18 @@ def _outcome(args) -> int:
         vp = value_problems.get(row[PATIENT_CODE])
         if vp:
             merged.loc[i, ["included", "step", "reason"]] = [False, "clinical", "; ".join(vp)]
-    rejected = [{PATIENT_CODE: code, "step": "clinical", "included": False,
-                 "reason": "; ".join(reasons)} for code, reasons in bad_rows.items()
-                if code not in ("None", "nan") and code.isascii() and " " not in code]
+    # a rejected row is listed under the pseudonym of its code, when the code (spaces around it
+    # removed) can be one: so the patient's DICOM folder meets the reason; the other rows are
+    # unusable rows of flow.json
+    by_key: dict[str, list[str]] = {}
+    unusable: list[str] = []
+    for code, reasons in bad_rows.items():
+        if code in ("None", "nan") or check_patient_code(code.strip()):
+            unusable.extend(reasons)
+        else:
+            by_key.setdefault(code.strip(), []).extend(reasons)
+    rejected = [{PATIENT_CODE: key, "step": "clinical", "included": False,
+                 "reason": "; ".join(reasons)} for key, reasons in by_key.items()]
     if rejected:
         merged = pd.concat([merged, pd.DataFrame(rejected)], ignore_index=True)
     merged.insert(0, "patient", [pseudonymise(c, args.salt) for c in merged[PATIENT_CODE]])
@@ -111,8 +125,8 @@ def _outcome(args) -> int:
     flow = outcome.flow_counts(res)
     flow["n_excluded_clinical_values"] = int(sum(1 for v in value_problems.values() if v))
     flow["n_sheet_rows"] = int(len(df))
-    flow["unusable_rows"] = [r for p in sheet_problems for r in [p["reason"]]
-                             if p["patient"] is None]
+    flow["unusable_rows"] = [p["reason"] for p in sheet_problems if p["patient"] is None]
+    flow["unusable_rows"] += unusable
     write_json(args.flow, flow)
     inc = merged["included"].astype(bool)
     print(f"outcome: {int(inc.sum())} of {len(merged)} patients labelled "
