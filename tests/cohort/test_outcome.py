@@ -134,3 +134,24 @@ def test_a_code_with_spaces_is_excluded_by_name_and_a_bad_one_is_an_unusable_row
         "(spaces are not allowed)"]
     text = out.read_text() + flow.read_text()
     assert "A1" not in text and "B 7" not in text
+
+
+def test_without_a_dictionary_the_presets_numeric_variables_are_checked(tmp_path):
+    from hccer.cli import main
+
+    study = Path(__file__).resolve().parents[2] / "config" / "studies" / "cemri_dlrcr.yaml"
+    numeric = ["age_years", "afp_ng_ml", "alt_u_l", "ast_u_l", "ggt_u_l", "tbil_umol_l",
+               "alb_g_l", "tumor_size_mm"]
+    head = "patient_code,surgery_date,recurrence_date,last_followup_date," + ",".join(numeric)
+    ok = ",".join(["61", "20", "30", "35", "40", "12", "42", "45"])
+    bad = ok.replace("61", "sixty", 1).replace(",20,", ",>2000,", 1)
+    sheet = tmp_path / "clinical.csv"
+    sheet.write_text(f"{head}\nA1,2015-01-01,,2017-01-01,{ok}\nA2,2015-01-01,,2017-01-01,{bad}\n")
+    out = tmp_path / "o.tsv"
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+                 "--out", str(out), "--flow", str(tmp_path / "f.json")]) == 0
+    tab = pd.read_csv(out, sep="\t", keep_default_na=False)
+    (a2,) = tab[~tab["included"]].itertuples()
+    assert a2.step == "clinical"
+    assert a2.reason == "age_years = 'sixty' is not a number; afp_ng_ml = '>2000' is not a number"
+    assert tab["included"].sum() == 1

@@ -22,7 +22,7 @@ CORE = ("key", "modality", "phases", "model_phases", "b_values", "reference_phas
 # Stage -> preset sections beyond the core that its steps read.
 VIEWS: dict[str, tuple[str, ...]] = {
     "core": (),                                        # triage, patient status
-    "outcome": ("outcome",),                           # ER label from follow-up
+    "outcome": ("outcome", "clinical"),                # ER label, the model variables' types
     "split": ("split",),
     "crop": ("crop",),
     "ivim": ("ivim",),                                 # IVIM parameter maps

@@ -92,12 +92,11 @@ def _outcome(args) -> int:
     policy = outcome.OutcomePolicy(int(study["outcome"]["horizon_days"]),
                                    int(study["outcome"]["min_followup_days"]))
     res = outcome.derive_outcome(df[ok_ids], policy)
-    value_problems = {}
-    if args.columns:
-        value_problems = clinical.check_values(df[ok_ids], clinical.normalise_dictionary(
-            read_json(args.columns)))
-        if "*" in value_problems:
-            raise InputError("; ".join(value_problems["*"]), file=args.clinical)
+    dictionary = (clinical.normalise_dictionary(read_json(args.columns)) if args.columns
+                  else clinical.implied_dictionary(study))
+    value_problems = clinical.check_values(df[ok_ids], dictionary)
+    if "*" in value_problems:
+        raise InputError("; ".join(value_problems["*"]), file=Path(args.clinical).name)
     variables = [c for c in df.columns if c != PATIENT_CODE and not c.endswith("_date")]
     merged = res.merge(df[ok_ids][[PATIENT_CODE, *variables]], on=PATIENT_CODE, how="left")
     merged.insert(1, "step", "outcome")

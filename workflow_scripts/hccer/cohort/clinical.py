@@ -22,6 +22,15 @@ def normalise_dictionary(raw: dict) -> dict[str, dict]:
     return {str(k): dict(v) for k, v in cols.items()}
 
 
+def implied_dictionary(study) -> dict[str, dict]:
+    """Without a column dictionary, what the preset itself says: a clinical-model variable
+    coded as continuous or by a cut-off is numeric, so a value such as 'sixty' or '>2000'
+    excludes its patient, named, instead of reaching the model."""
+    variables = (study.get("clinical") or {}).get("variables") or []
+    return {str(v["column"]): {"type": "numeric"} for v in variables
+            if v.get("continuous") or any(op in v for op in ("ge", "gt", "le", "lt"))}
+
+
 def check_values(df: pd.DataFrame, dictionary: dict[str, dict]) -> dict[str, list[str]]:
     """Return {patient_code: [problem, ...]} for non-numeric, out-of-level or missing values.
 
