@@ -91,7 +91,17 @@ def test_status_keeps_first_failure_and_counts():
     assert "[SE1/IM3.dcm] truncated pixel data" == table.loc["p2", "reason"]
     assert table.loc["p3", "step"] == "registration"
     md = summary_markdown(table.reset_index(), "demo")
-    assert "- excluded: 2" in md and "| registration | phase ART: NCC N < N | 1 |" in md
+    assert "- excluded: 2" in md and "| registration | phase ART: NCC 0.1 < 0.3 | 1 |" in md
+
+
+def test_summary_groups_reasons_by_kind_and_keeps_their_text():
+    table = pd.DataFrame({
+        "patient": ["p1", "p2", "p3"], "status": "excluded", "step": "ingest", "warnings": "",
+        "reason": ["[m1.nii.gz] labels other than 0/1: 2", "[m2.nii.gz] labels other than 0/1: 3",
+                   "missing phase ART"]})
+    md = summary_markdown(table, "demo")
+    assert "| ingest | [m1.nii.gz] labels other than 0/1: 2 (and 1 similar) | 2 |" in md
+    assert "| ingest | missing phase ART | 1 |" in md and "N/N" not in md
 
 
 def test_provenance_keeps_no_argument_values():

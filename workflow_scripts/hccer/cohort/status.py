@@ -7,8 +7,6 @@ exclusions by step and reason, so a user sees at once what was lost and where.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pandas as pd
 
 STEPS = ("ingest", "clinical", "outcome", "registration")
@@ -38,19 +36,31 @@ def summary_markdown(table: pd.DataFrame, study: str) -> str:
              f"- included: {n - len(exc)}",
              f"- excluded: {len(exc)}", ""]
     if len(exc):
+        # grouped by kind (numbers and file names aside), shown by the first reason of each
+        # kind in full: "labels other than 0/1: 2" stays readable
         lines += ["| step | reason | patients |", "|---|---|---|"]
-        counts = Counter(zip(exc["step"], exc["reason"].map(_reason_kind), strict=True))
-        for (step, kind), c in sorted(counts.items()):
-            lines.append(f"| {step} | {kind} | {c} |")
+        groups: dict[tuple[str, str], list[str]] = {}
+        for step, reason in zip(exc["step"], exc["reason"], strict=True):
+            groups.setdefault((step, reason_kind(reason)), []).append(str(reason))
+        for (step, _), reasons in sorted(groups.items()):
+            shown = reasons[0].split(" | ")[0][:200].replace("|", "/")
+            similar = len(set(reasons)) - 1
+            more = f" (and {similar} similar)" if similar else ""
+            lines.append(f"| {step} | {shown}{more} | {len(reasons)} |")
     warn = table[table["warnings"] != ""]
     if len(warn):
         lines += ["", f"Patients with warnings: {len(warn)} (see patient_status.tsv)."]
     return "\n".join(lines) + "\n"
 
 
-def _reason_kind(reason: str) -> str:
-    """Group reasons by their text without file names and numbers, for counting."""
+def reason_kind(reason: str) -> str:
+    """A reason without file names, numbers, comparisons and detail after its first clause:
+    the key that groups reasons for counting (run summary, flow diagram)."""
     import re
 
-    text = re.sub(r"\[[^\]]*\]\s*", "", reason.split(" | ")[0])
-    return re.sub(r"\d+(\.\d+)?", "N", text)[:120]
+    text = re.sub(r"\[[^\]]*\]\s*", "", str(reason).split(" | ")[0]).strip()
+    num = r"-?\d+(\.\d+)?"
+    text = re.sub(rf"\s*{num}\s*[<>≤≥=]+\s*{num}", "", text)  # "NCC 0.1 < 0.3" -> "NCC"
+    text = re.sub(num, "N", text)
+    head = text.split(":")[0] if ":" in text and len(text.split(":")[0]) >= 12 else text
+    return head if len(head) <= 52 else head[:51] + "…"

@@ -3,10 +3,9 @@ split."""
 
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
+from hccer.cohort.status import reason_kind
 from hccer.errors import InputError
 from hccer.paper.figures.base import styled_pyplot
 from hccer.paper.inputs import Inputs
@@ -21,16 +20,6 @@ STEP_TEXT = {
     "outcome": "Outcome unknown at the horizon",
     "registration": "Registration QC failed",
 }
-
-
-def reason_kind(reason: str) -> str:
-    """A reason without file names, numbers and detail after the first clause, for counting."""
-    text = re.sub(r"\[[^\]]*\]\s*", "", str(reason).split(" | ")[0]).strip()
-    num = r"-?\d+(\.\d+)?"
-    text = re.sub(rf"\s*{num}\s*[<>≤≥=]+\s*{num}", "", text)  # "NCC 0.1 < 0.3" -> "NCC"
-    text = re.sub(num, "N", text)
-    head = text.split(":")[0] if ":" in text and len(text.split(":")[0]) >= 12 else text
-    return head if len(head) <= 52 else head[:51] + "…"
 
 
 def flow_counts(status: pd.DataFrame, split: dict) -> dict:
