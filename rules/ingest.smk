@@ -1,6 +1,9 @@
 # Ingest: triage every patient's DICOM into phases (never failing on bad data), screen the
 # cohort, convert the chosen series to NIfTI.
 
+# a stack with slices missing is unusable unless the config allows interpolating the gap
+GAPS = "--allow-missing-slices" if config.get("ingest", {}).get("allow_missing_slices") else ""
+
 
 rule triage_patient:
     input:
@@ -15,6 +18,7 @@ rule triage_patient:
         masks=MASK_SHEET,
         # not on the command line: changes when this patient's DICOM, masks or override do
         supplied=supplied_digest,
+        gaps=GAPS,
         override=(
             f"--override {config['data']['cohort']['manifest_override']}"
             if SOURCE == "cohort" and config["data"]["cohort"].get("manifest_override")
@@ -29,7 +33,8 @@ rule triage_patient:
     shell:
         "hccer --log {log} triage --patient-dir {params.folder} --patient {wildcards.pid} "
         "--study {input.study} --masks {params.masks} --patient-code {params.code} "
-        "{params.override} --out-manifest {output.manifest} --out-status {output.status}"
+        "{params.override} {params.gaps} --out-manifest {output.manifest} "
+        "--out-status {output.status}"
 
 
 checkpoint screen_cohort:
@@ -60,6 +65,7 @@ rule convert_series:
         ),
     params:
         folder=lambda wc: f"{patient_dir(wc.pid)}/{series_of(wc.pid, wc.phase)['folder']}",
+        gaps=GAPS,
     conda:
         "../envs/imaging.yaml"
     log:
@@ -68,4 +74,5 @@ rule convert_series:
         "patient_convert"
     shell:
         "hccer --log {log} convert {params.folder} {output.image} --from-status {input.status} "
-        "--phase {wildcards.phase} --patient {wildcards.pid} --sidecar {output.sidecar}"
+        "--phase {wildcards.phase} --patient {wildcards.pid} --sidecar {output.sidecar} "
+        "{params.gaps}"

@@ -108,6 +108,25 @@ def test_uneven_spacing_is_resampled_with_warning(tmp_path, caplog):
     assert np.abs(vals - linear_field(world_points(img))).max() <= 0.51
 
 
+def test_a_missing_slice_makes_the_series_unusable_unless_allowed(tmp_path, caplog):
+    # steps 3, 3, 6, 3 mm: one slice is missing between the third and fourth file
+    files = write_series(tmp_path / "s", positions=[0, 3, 6, 12, 15], shuffle=False)
+    with pytest.raises(InputError, match=r"1 slice\(s\) missing from the stack: the step "
+                       r"between IM\d+\.dcm and IM\d+\.dcm is 6.00 mm, 2 times the series' "
+                       r"3.00 mm; set ingest.allow_missing_slices"):
+        read_series(files)
+    with caplog.at_level(logging.WARNING):
+        img, meta = read_series(files, allow_missing=True)
+    assert any("interpolated (ingest.allow_missing_slices)" in r.message for r in caplog.records)
+    assert img.GetSize()[2] == 6 and img.GetSpacing()[2] == pytest.approx(3.0)
+    # two gaps of one and two slices are counted together
+    steps = np.array([3.0, 6.0, 3.0, 9.1])
+    with pytest.raises(InputError, match=r"3 slice\(s\) missing .* \(2 gaps\)"):
+        from hccer.ingest.geometry import missing_slices
+
+        missing_slices(steps, [f"f{i}" for i in range(5)], False)
+
+
 def test_dwi_series_gives_4d_volume_and_bval(tmp_path):
     files = write_series(tmp_path / "d", n=4, modality="MR", description="ep2d_diff ivim",
                          b_values=[800, 0, 100], b_tag="philips", intercept=0.0)

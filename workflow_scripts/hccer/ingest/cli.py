@@ -40,7 +40,8 @@ def run_triage(args: argparse.Namespace) -> int:
 
     study = load_view(args.study, "core")
     rows, status = triage_patient(args.patient_dir, args.patient, study, masks=args.masks,
-                                  patient_code=args.patient_code, override=args.override)
+                                  patient_code=args.patient_code, override=args.override,
+                                  allow_missing_slices=args.allow_missing_slices)
     write_text(args.out_manifest, manifest_text(rows))
     write_json(args.out_status, status)
     selected = ", ".join(f"{k}={v}" for k, v in status["phases"].items()) or "none"
@@ -115,7 +116,8 @@ def run_convert(args: argparse.Namespace) -> int:
                     "STATUS.json --series-key K from `hccer triage`")
             files = [h.path for h in groups[0]["headers"]] if groups else list_series_files(
                 series_dir)
-        image, meta = read_series(files, patient=args.patient)
+        image, meta = read_series(files, patient=args.patient,
+                                  allow_missing=args.allow_missing_slices)
         meta["skipped_files"] += len(skipped)
     except InputError as exc:
         raise InputError(exc.reason, patient=args.patient or exc.patient,
@@ -144,6 +146,8 @@ def register(subparsers) -> None:
     p.add_argument("--masks", help="mask sheet TSV (patient_code, phase, reader, path)")
     p.add_argument("--patient-code", help="the site's patient code in the mask sheet (never written)")
     p.add_argument("--override", help="user-edited TSV: patient, phase, series_key (or folder)")
+    p.add_argument("--allow-missing-slices", action="store_true",
+                   help="interpolate across slices missing from a stack (default: unusable)")
     p.add_argument("--out-manifest", required=True, help="phase manifest TSV to write")
     p.add_argument("--out-status", required=True, help="status JSON to write")
     p.set_defaults(func=run_triage)
@@ -161,6 +165,8 @@ def register(subparsers) -> None:
     c.add_argument("--from-status", help="triage status JSON: convert the series it chose for "
                                          "--phase (same as --files STATUS --series-key K)")
     c.add_argument("--phase", help="phase to convert, with --from-status")
+    c.add_argument("--allow-missing-slices", action="store_true",
+                   help="interpolate across slices missing from the stack")
     c.add_argument("--sidecar", help="write conversion metadata JSON here")
     c.add_argument("--patient", help="pseudonym for messages and the sidecar")
     c.set_defaults(func=run_convert)

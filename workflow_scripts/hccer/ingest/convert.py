@@ -119,7 +119,8 @@ def _to_sitk(array: np.ndarray, geom: dict):
     return img
 
 
-def read_series(files: Sequence[str | Path], *, patient: str | None = None):
+def read_series(files: Sequence[str | Path], *, patient: str | None = None,
+                allow_missing: bool = False):
     """Convert the slices in `files` (one series or one split part) to a SimpleITK image.
 
     Returns (image, meta). A DWI series with several b-values gives a 4D image (x, y, z, b) with
@@ -130,7 +131,7 @@ def read_series(files: Sequence[str | Path], *, patient: str | None = None):
 
     try:
         headers, pixels, skipped = load_slices(files)
-        geom = series_geometry(headers)
+        geom = series_geometry(headers, allow_missing=allow_missing)
     except InputError as exc:
         raise InputError(exc.reason, patient=patient, file=exc.file) from exc
     for msg in geom["warnings"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -86,8 +87,30 @@ def _volumes(hs: list[SliceHeader]) -> tuple[list[list[int]], list[float]]:
     return vols, distinct
 
 
+def missing_slices(steps: np.ndarray, paths: list, allowed: bool) -> str | None:
+    """The stack's gaps: steps within 10 % of k times the regular step (k >= 2) mean k - 1
+    slices are missing there. The regular step is the median of the steps up to 1.5 times the
+    smallest (the median of all steps is pulled up by gaps in a short stack). Raises
+    InputError naming the files around the first gap unless `allowed`; then returns the
+    warning (None without gaps)."""
+    med = float(np.median(steps[steps <= 1.5 * steps.min()]))
+    k = np.rint(steps / med)
+    gaps = np.flatnonzero((k >= 2) & (np.abs(steps - k * med) <= 0.1 * med))
+    if not len(gaps):
+        return None
+    i = int(gaps[0])
+    n = int(sum(k[gaps] - 1))
+    what = (f"{n} slice(s) missing from the stack: the step between {Path(paths[i]).name} and "
+            f"{Path(paths[i + 1]).name} is {steps[i]:.2f} mm, {int(k[i])} times the series' "
+            f"{med:.2f} mm" + (f" ({len(gaps)} gaps)" if len(gaps) > 1 else ""))
+    if not allowed:
+        raise InputError(what + "; set ingest.allow_missing_slices to interpolate across gaps",
+                         file=paths[i + 1])
+    return what + "; interpolated (ingest.allow_missing_slices)"
+
+
 def series_geometry(headers, *, spacing_tol_mm: float = SPACING_TOL_MM,
-                    tilt_tol_mm: float = TILT_TOL_MM) -> dict:
+                    tilt_tol_mm: float = TILT_TOL_MM, allow_missing: bool = False) -> dict:
     """The geometry a conversion of these slices produces (LPS, ITK conventions).
 
     Returns a dict with `size` (x, y, z), `spacing`, `origin`, `direction` (row-major 3×3),
@@ -95,7 +118,9 @@ def series_geometry(headers, *, spacing_tol_mm: float = SPACING_TOL_MM,
     `b_values`, `positions_mm` (slice positions along n relative to the first),
     `offsets_mm` (sideways (row, column) drift of each slice origin), `step_min/max_mm`,
     `tilt_deg`, `uneven`, `tilted`, `resample` and `warnings`.
-    Raises InputError (naming a file) when the slices cannot form one consistent volume.
+    Raises InputError (naming a file) when the slices cannot form one consistent volume, or
+    when slices are missing from the stack (a step close to a whole multiple, 2 or more, of
+    the median step) unless `allow_missing`, which interpolates across the gap with a warning.
     """
     hs = _as_headers(headers)
     if not hs:
@@ -151,6 +176,9 @@ def series_geometry(headers, *, spacing_tol_mm: float = SPACING_TOL_MM,
                 f"{first.gantry_tilt if first.gantry_tilt is not None else 'absent'}); "
                 "resampled onto a regular grid (linear)")
         if uneven:
+            gap = missing_slices(steps, [hs[i].path for i in vol0], allow_missing)
+            if gap:
+                warnings.append(gap)
             warnings.append(
                 f"uneven slice spacing: steps range {steps.min():.3f}-{steps.max():.3f} mm; "
                 "resampled onto a regular grid (linear)")

@@ -48,7 +48,7 @@ def required_phases(study: Mapping) -> list[str]:
                                                         if p not in study["phases"]]
 
 
-def _summary(group: dict, root: Path) -> dict:
+def _summary(group: dict, root: Path, allow_missing: bool = False) -> dict:
     hs = group["headers"]
     rels = [h.path.relative_to(root) for h in hs]
     folder = Path(os.path.commonpath([r.parent.as_posix() or "." for r in rels])) if rels else Path()
@@ -69,7 +69,7 @@ def _summary(group: dict, root: Path) -> dict:
         "orientation": "", "n_slices": len(hs), "problems": [], "warnings": [],
     }
     try:
-        geom = series_geometry(hs)
+        geom = series_geometry(hs, allow_missing=allow_missing)
     except InputError as exc:
         rec["geometry_error"] = exc.reason
         rec["problems"].append(exc.reason)
@@ -97,8 +97,10 @@ def read_override(path: str | Path, patient: str) -> list[dict]:
 
 def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
                    masks: str | Path | None = None, patient_code: str | None = None,
-                   override: str | Path | None = None) -> tuple[list[dict], dict]:
-    """Scan, group, classify and check one patient. Returns (manifest rows, status)."""
+                   override: str | Path | None = None,
+                   allow_missing_slices: bool = False) -> tuple[list[dict], dict]:
+    """Scan, group, classify and check one patient. Returns (manifest rows, status). A series
+    with slices missing is unusable unless `allow_missing_slices`."""
     root = Path(patient_dir)
     problems: list[dict] = []
     warnings: list[str] = []
@@ -118,7 +120,7 @@ def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
     if not headers:
         problem("no readable DICOM image in the patient folder")
     groups = group_series(headers)
-    records = [_summary(g, root) for g in groups]
+    records = [_summary(g, root, allow_missing_slices) for g in groups]
     _check_series(groups, records, bad, problem, warnings)
     classes = classify_series(records, study["modality"], b_values=study.get("b_values"))
     picked, sel_problems, sel_warnings = select_phases(records, classes, study["phases"])
