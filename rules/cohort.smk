@@ -57,6 +57,11 @@ rule patient_status:
         table=L.qc("patient_status.tsv"),
         summary=report(L.qc("summary.md"), category="QC", caption="../report/summary.rst"),
     params:
+        unmatched=lambda wc: (
+            f"--unmatched-mask-lines {','.join(map(str, lines))}"
+            if (lines := unmatched_mask_lines())
+            else ""
+        ),
     conda:
         "../envs/stats.yaml"
     log:
@@ -64,7 +69,7 @@ rule patient_status:
     shell:
         "hccer --log {log} status --study {input.study} --screen {input.screen} "
         "--outcome {input.outcome} --gate {input.gate} --out {output.table} "
-        "--summary {output.summary}"
+        "--summary {output.summary} {params.unmatched}"
 
 
 rule write_pseudonym_map:

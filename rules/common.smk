@@ -114,6 +114,20 @@ def mask_path(pid, phase, reader):
     raise ValueError(f"no mask for patient {pid}, phase {phase}, reader {reader} in {sheet.name}")
 
 
+def unmatched_mask_lines():
+    """Mask-sheet lines naming no patient folder (a site's sheet only; an unreadable sheet is
+    reported by every patient's triage instead)."""
+    if SOURCE == "synthetic":
+        return []
+    from hccer.errors import InputError
+    from hccer.ingest.masks import unmatched_lines
+
+    try:
+        return unmatched_lines(mask_rows(str(MASK_SHEET)), set(CODES))
+    except InputError:
+        return []
+
+
 def supplied_digest(wc):
     """Digest of what the site supplied for one patient (DICOM files, mask rows and files,
     override rows; `hccer.ingest.tracking`): a param of triage, so fixing one patient's input

@@ -190,3 +190,18 @@ def test_check_config_names_every_missing_cohort_input(cfg, project_root, tmp_pa
     (tmp_path / "dicom" / "SITE01").rmdir()
     assert main(["check-config", str(path), "--root", str(project_root)]) == 2
     assert "holds no patient folder" in capfd.readouterr().err
+
+
+def test_mask_rows_for_no_patient_are_listed_by_line(tmp_path):
+    from hccer.ingest.masks import read_mask_sheet, unmatched_lines
+
+    sheet = tmp_path / "masks.tsv"
+    sheet.write_text("patient_code\tphase\treader\tpath\nA1\tART\tr1\ta.nii.gz\n"
+                     "ZZ9\tART\tr1\tz.nii.gz\nA2\tART\tr1\tb.nii.gz\n")
+    lines = unmatched_lines(read_mask_sheet(sheet), {"A1", "A2"})
+    assert lines == [3]
+    table = pd.DataFrame({"patient": ["p1"], "status": "included", "step": "", "reason": "",
+                          "warnings": ""})
+    note = "Mask sheet lines that name no patient folder (their masks are not used): 3."
+    md = summary_markdown(table, "demo", [note])
+    assert md.endswith(f"- excluded: 0\n\n{note}\n")

@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("--gate", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--summary", required=True)
+    p.add_argument("--unmatched-mask-lines", help="comma-separated mask sheet lines that name "
+                   "no patient folder (reported in the summary)")
     p.set_defaults(func=_status)
 
 
@@ -200,7 +202,11 @@ def _status(args) -> int:
                                               "clinical sheet", "warnings": ""}))
     table = combine(stages, patients)
     write_text(args.out, table.to_csv(sep="\t", index=False))
-    write_text(args.summary, summary_markdown(table, study["key"]))
+    notes = []
+    if args.unmatched_mask_lines:
+        notes.append(f"Mask sheet lines that name no patient folder (their masks are not used): "
+                     f"{args.unmatched_mask_lines.replace(',', ', ')}.")
+    write_text(args.summary, summary_markdown(table, study["key"], notes))
     n_exc = int((table["status"] == "excluded").sum())
     print(f"status: {len(table) - n_exc} included, {n_exc} excluded (see {args.summary})")
     return 0

@@ -28,7 +28,9 @@ def combine(stages: list[pd.DataFrame], all_patients: list[str]) -> pd.DataFrame
     return pd.DataFrame(list(by_patient.values())).sort_values("patient").reset_index(drop=True)
 
 
-def summary_markdown(table: pd.DataFrame, study: str) -> str:
+def summary_markdown(table: pd.DataFrame, study: str, notes: list[str] = ()) -> str:
+    """The run summary: counts, exclusions by kind of reason, then `notes` (inputs that no
+    patient uses)."""
     n = len(table)
     exc = table[table["status"] == "excluded"]
     lines = [f"# Run summary: {study}", "",
@@ -50,6 +52,8 @@ def summary_markdown(table: pd.DataFrame, study: str) -> str:
     warn = table[table["warnings"] != ""]
     if len(warn):
         lines += ["", f"Patients with warnings: {len(warn)} (see patient_status.tsv)."]
+    for note in notes:
+        lines += [note] if lines[-1] == "" else ["", note]
     return "\n".join(lines) + "\n"
 
 

@@ -39,6 +39,11 @@ def read_mask_sheet(sheet: str | Path) -> list[dict]:
                 for n, row in enumerate(reader, start=2)]
 
 
+def unmatched_lines(rows: list[dict], codes: set[str]) -> list[int]:
+    """Sheet lines whose patient code names no patient folder: masks no step will use."""
+    return sorted(r["line"] for r in rows if r[PATIENT_CODE] not in codes)
+
+
 def mask_geometry(image) -> dict:
     return {"size": list(image.GetSize()), "spacing": list(image.GetSpacing()),
             "origin": list(image.GetOrigin()), "direction": list(image.GetDirection())}
