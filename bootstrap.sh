@@ -33,6 +33,12 @@ case "$what" in
   env) echo "environment ready: .venv (hccer $(.venv/bin/python -c 'import hccer; print(hccer.__version__)'))" ;;
   demo)
     shift || true
+    # a run killed hard (kill -9, power loss) leaves its lock behind; with no Snakemake
+    # running here it is stale, and the demo clears it instead of failing on it
+    if [ -n "$(ls -A .snakemake/locks 2>/dev/null)" ] && ! pgrep -f "bin/snakemake" >/dev/null; then
+      echo "bootstrap: removing a stale Snakemake lock (no Snakemake is running)"
+      snakemake --unlock --cores 1 "$@"
+    fi
     snakemake --cores all "$@"
     echo "demo finished: see results/ (status: results/*/qc/summary.md)" ;;
   test)
