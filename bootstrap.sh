@@ -35,9 +35,15 @@ case "$what" in
     shift || true
     # a run killed hard (kill -9, power loss) leaves its lock behind; with no Snakemake
     # running here it is stale, and the demo clears it instead of failing on it
-    if [ -n "$(ls -A .snakemake/locks 2>/dev/null)" ] && ! pgrep -f "bin/snakemake" >/dev/null; then
-      echo "bootstrap: removing a stale Snakemake lock (no Snakemake is running)"
-      snakemake --unlock --cores 1 "$@"
+    if [ -n "$(ls -A .snakemake/locks 2>/dev/null)" ] && [ -d /proc/self ]; then
+      here=""
+      for pid in $(pgrep -f "bin/snakemake" || true); do
+        [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$PWD" ] && here=1
+      done
+      if [ -z "$here" ]; then
+        echo "bootstrap: removing a stale Snakemake lock (no Snakemake is running here)"
+        snakemake --unlock --cores 1 "$@"
+      fi
     fi
     snakemake --cores all "$@"
     echo "demo finished: see results/ (status: results/*/qc/summary.md)" ;;
