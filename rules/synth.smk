@@ -16,7 +16,8 @@ if SOURCE == "synthetic":
             seed=config["data"]["synthetic"]["seed"],
             matrix=config["data"]["synthetic"].get("matrix", 256),
             strength=config["data"]["synthetic"].get("strength", 1.0),
-        threads: workflow.cores
+        # all the cores Snakemake was given; 1 where none were (e.g. `snakemake --report`)
+        threads: lambda wc: workflow.resource_settings.cores or 1
         conda:
             "../envs/imaging.yaml"
         log:
