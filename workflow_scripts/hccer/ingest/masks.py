@@ -107,6 +107,9 @@ def check_masks(sheet: str | Path, patient_code: str, mask_phases: list[str],
         if len(at) > 1:
             problem(f"{sheet.name} lines {', '.join(map(str, at))}",
                     f"phase {phase}, reader {reader} is listed {len(at)} times; keep one row")
+            # which row is meant is unknown: the patient's masks are not usable as they stand
+            summaries.append({"phase": phase, "reader": reader, "sheet_line": at[-1],
+                              "ok": False})
     for row in rows:
         if row["phase"] not in mask_phases:
             continue
