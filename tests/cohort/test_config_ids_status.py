@@ -126,6 +126,17 @@ def test_command_line_strings_are_coerced_to_schema_types():
     assert got == {"n": 24, "ok": True, "x": None, "name": "007", "runs": {"a": {"epochs": 3}}}
 
 
+def test_an_experiments_lr_from_the_command_line_is_a_number(cfg, project_root):
+    # Snakemake reads nested --config values as strings; deep.experiments.<name> is typed by a
+    # $ref to deep.defaults, which coercion follows
+    c = copy.deepcopy(cfg)
+    c["study"] = "cemri_dlrcr"
+    c["study_overrides"] = {"deep": {"experiments": {"resnet18": {"lr": "0.05",
+                                                                  "epochs": "2"}}}}
+    exp = load_study(c, project_root)["deep"]["experiments"]["resnet18"]
+    assert exp["lr"] == 0.05 and exp["epochs"] == 2
+
+
 def test_overrides_apply_to_their_study_only(cfg, project_root):
     c = copy.deepcopy(cfg)
     c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": 2}}}

@@ -45,21 +45,34 @@ def _coerce_scalar(value, types):
     return value
 
 
-def coerce(data, schema: dict):
+def _resolve(schema: dict, root: dict) -> dict:
+    """A schema with its local `$ref` (`#/...`) replaced by the part of `root` it names."""
+    while isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target = root
+        for part in schema["$ref"][2:].split("/"):
+            target = target[part]
+        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+    return schema
+
+
+def coerce(data, schema: dict, root: dict | None = None):
     """Convert command-line strings to schema types in place of a copy; structure unchanged.
 
     Snakemake passes nested `--config` values as strings, so `n: '24'` must become 24 before a
-    closed schema can judge it.
+    closed schema can judge it; local `$ref`s are followed (an experiment's `lr` under
+    `deep.experiments` is typed by a reference to `deep.defaults`).
     """
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
     types = schema.get("type", [])
     types = [types] if isinstance(types, str) else list(types)
     if isinstance(data, dict) and ("properties" in schema or "additionalProperties" in schema):
         extra = schema.get("additionalProperties")
         extra = extra if isinstance(extra, dict) else {}
         props = schema.get("properties", {})
-        return {k: coerce(v, props.get(k, extra)) for k, v in data.items()}
+        return {k: coerce(v, props.get(k, extra), root) for k, v in data.items()}
     if isinstance(data, list) and isinstance(schema.get("items"), dict):
-        return [coerce(v, schema["items"]) for v in data]
+        return [coerce(v, schema["items"], root) for v in data]
     return _coerce_scalar(data, types)
 
 
