@@ -79,7 +79,7 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
     jobs = set(re.findall(r"^(\w+)\s+\d+$", res.stdout + res.stderr, flags=re.M)) - {"total"}
     assert {"write_study_view", "train_model"} <= jobs, jobs
     before = set()
-    for smk in ("synth", "ingest", "preprocess", "cohort", "radiomics"):
+    for smk in ("synth", "ingest", "preprocess", "cohort", "radiomics", "classical"):
         before |= set(re.findall(r"^\s*(?:rule|checkpoint) (\w+):",
                                  (ROOT / "rules" / f"{smk}.smk").read_text(), flags=re.M))
     assert {"triage_patient", "crop_patient", "fit_clinical_model"} <= before
