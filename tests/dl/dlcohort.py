@@ -1,5 +1,5 @@
-"""Helpers shared by the dl unit tests (imported by name, like tests/paper/paperdata.py): a
-tiny seeded 3D CNN, and the cemri_dlrcr test cohort (3-phase slice crops, outcome, hold-out
+"""Helpers shared by the dl unit tests (imported by name, like tests/paper/paperdata.py): the
+one-batch overfit check, a tiny seeded 3D CNN, and the cemri_dlrcr test cohort (3-phase slice crops, outcome, hold-out
 split with 2 inner folds, a radiomics feature table and the classical track's two records)."""
 
 import json
@@ -66,3 +66,21 @@ def dlrcr_cohort(tmp_path, n=16):
 def dlrcr_files(tmp_path):
     return tabular.TabularFiles(str(tmp_path / "features.tsv"), str(tmp_path / "rad.json"),
                                 str(tmp_path / "cr.json"))
+
+
+def overfit(model, x, clinical=None, steps=60, lr=3e-3):
+    """Train on one batch; (final loss, training accuracy)."""
+    torch.manual_seed(1)
+    y = torch.tensor([0, 1] * (len(x) // 2))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        model.train()
+        opt.zero_grad()
+        out = model(x, clinical)
+        loss = torch.nn.functional.cross_entropy(out["logits"], y)
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = model(x, clinical)["logits"].argmax(1)
+    return float(loss.detach()), (pred == y).float().mean().item()

@@ -8,6 +8,7 @@ augmentation)."""
 import numpy as np
 import pytest
 import torch
+from dlcohort import overfit
 from hccer.dl import networks
 from hccer.dl.data import Samples, affine, affine_params, make_batch, transform
 from hccer.dl.resnet import ResNetTrunk
@@ -72,31 +73,15 @@ def test_dlrcr_head_concatenates_trunk_and_tabular_features():
         m(torch.rand(2, 3, 64, 64))
 
 
-def _overfit(model, x, clinical=None, steps=60, lr=3e-3):
-    torch.manual_seed(1)
-    y = torch.tensor([0, 1] * (len(x) // 2))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    for _ in range(steps):
-        model.train()
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(x, clinical)["logits"], y)
-        loss.backward()
-        opt.step()
-    model.eval()
-    with torch.no_grad():
-        pred = model(x, clinical)["logits"].argmax(1)
-    return float(loss.detach()), (pred == y).float().mean().item()
-
-
 @pytest.mark.parametrize("backbone,fusion", [("resnet10", "none"), ("resnet18", "none"),
                                              ("resnet34", "none"), ("resnet10", "A")])
-def test_one_batch_overfit(backbone, fusion):
+def test_one_batchoverfit(backbone, fusion):
     torch.manual_seed(0)
     x = torch.rand(8, 3, 32, 32)
     model = networks.build("stack", {"backbone": backbone, "width": 4, "fusion": fusion,
                                      "normalise": "none"}, n_phases=3, clinical_dim=5)
     clinical = torch.randn(8, 5) if fusion != "none" else None
-    loss, acc = _overfit(model, x, clinical)
+    loss, acc = overfit(model, x, clinical)
     assert acc == 1.0 and loss < 0.2
 
 

@@ -1,13 +1,3 @@
-"""One torch thread in unit tests: tiny tensors gain nothing from more, and on a busy
-2-core machine intra-op threads oversubscribe the cores."""
+"""The ivimvit unit tests run with one torch thread (tests/torchthreads.py)."""
 
-import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from torchthreads import one_torch_thread  # noqa: F401
