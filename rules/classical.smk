@@ -26,6 +26,8 @@ if CLIN:
             "../envs/radiomics.yaml"
         log:
             log_path("fit_clinical_model", "{fold}"),
+        benchmark:
+            L.benchmark("fit_clinical_model", "{fold}"),
         shell:
             "hccer --log {log} classical clinical --study {input.study} "
             "--outcome {input.outcome} --folds {input.folds} --fold {wildcards.fold} "
@@ -50,6 +52,8 @@ if CLIN:
                 "../envs/radiomics.yaml"
             log:
                 log_path("score_staging"),
+            benchmark:
+                L.benchmark("score_staging"),
             shell:
                 "hccer --log {log} classical staging --study {input.study} "
                 "--outcome {input.outcome} --folds {input.folds} --seed {params.seed} "

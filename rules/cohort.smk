@@ -18,6 +18,8 @@ rule derive_outcome:
         "../envs/stats.yaml"
     log:
         log_path("derive_outcome"),
+    benchmark:
+        L.benchmark("derive_outcome"),
     shell:
         "hccer --log {log} outcome --clinical {input.clinical} {params.columns} "
         "--study {input.study} --salt {params.salt} --out {output.table} --flow {output.flow}"
@@ -41,6 +43,8 @@ rule split_cohort:
         "../envs/stats.yaml"
     log:
         log_path("split_cohort"),
+    benchmark:
+        L.benchmark("split_cohort"),
     shell:
         "hccer --log {log} split --outcome {input.outcome} --include {input.gate} "
         "--study {input.study} --seed {params.seed} {params.dates} --out {output.folds} "
@@ -66,6 +70,8 @@ rule patient_status:
         "../envs/stats.yaml"
     log:
         log_path("patient_status"),
+    benchmark:
+        L.benchmark("patient_status"),
     shell:
         "hccer --log {log} status --study {input.study} --screen {input.screen} "
         "--outcome {input.outcome} --gate {input.gate} --out {output.table} "
@@ -79,6 +85,8 @@ rule write_pseudonym_map:
         pairs=sorted(PID.items()),
     log:
         log_path("write_pseudonym_map"),
+    benchmark:
+        L.benchmark("write_pseudonym_map"),
     run:
         from hccer.ids import write_pseudonym_map
 

@@ -28,6 +28,8 @@ rule triage_patient:
         "../envs/imaging.yaml"
     log:
         log_path("triage_patient", "{pid}"),
+    benchmark:
+        L.benchmark("triage_patient", "{pid}"),
     group:
         "patient_ingest"
     shell:
@@ -46,6 +48,8 @@ checkpoint screen_cohort:
         "../envs/imaging.yaml"
     log:
         log_path("screen_cohort"),
+    benchmark:
+        L.benchmark("screen_cohort"),
     shell:
         "hccer --log {log} screen --status {input} --out {output.table}"
 
@@ -70,6 +74,8 @@ rule convert_series:
         "../envs/imaging.yaml"
     log:
         log_path("convert_series", "{pid}", "{phase}"),
+    benchmark:
+        L.benchmark("convert_series", "{pid}", "{phase}"),
     group:
         "patient_convert"
     shell:

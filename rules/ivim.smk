@@ -68,6 +68,8 @@ if STUDY["modality"] == "DWI":
             "../envs/stats.yaml"
         log:
             log_path("gather_ivim_features"),
+        benchmark:
+            L.benchmark("gather_ivim_features"),
         shell:
             "hccer --log {log} ivim gather --stats {input.stats} --out {output.table} "
             "--icc {output.icc} --folds {input.folds} --icc-cohort {params.cohort}"

@@ -11,5 +11,7 @@ rule gather_ledger:
         "../envs/stats.yaml"
     log:
         log_path("gather_ledger"),
+    benchmark:
+        L.benchmark("gather_ledger"),
     shell:
         "hccer --log {log} ledger --parts {input} --out {output}"

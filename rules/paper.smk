@@ -33,6 +33,8 @@ rule write_paper_spec:
         spec=PAPER,
     log:
         log_path("write_paper_spec"),
+    benchmark:
+        L.benchmark("write_paper_spec"),
     run:
         paperspec.write_spec(output[0], dict(params.spec), log[0])
 
@@ -73,6 +75,8 @@ if paperrules.ids(PAPER, "tables", "cohort"):
             "../envs/stats.yaml"
         log:
             log_path("tabulate_cohort", "{item}"),
+        benchmark:
+            L.benchmark("tabulate_cohort", "{item}"),
         shell:
             "hccer --log {log} paper table --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"
@@ -102,6 +106,8 @@ if paperrules.ids(PAPER, "tables", "models"):
             "../envs/stats.yaml"
         log:
             log_path("tabulate_models", "{item}"),
+        benchmark:
+            L.benchmark("tabulate_models", "{item}"),
         shell:
             "hccer --log {log} paper table --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"
@@ -134,6 +140,8 @@ if paperrules.ids(PAPER, "tables", "networks"):
             "../envs/torch.yaml"
         log:
             log_path("tabulate_networks", "{item}"),
+        benchmark:
+            L.benchmark("tabulate_networks", "{item}"),
         shell:
             "hccer --log {log} paper table --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"
@@ -163,6 +171,8 @@ if paperrules.ids(PAPER, "figures", "models"):
             "../envs/stats.yaml"
         log:
             log_path("plot_models", "{item}"),
+        benchmark:
+            L.benchmark("plot_models", "{item}"),
         shell:
             "hccer --log {log} paper figure --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"
@@ -194,6 +204,8 @@ if paperrules.ids(PAPER, "figures", "cohort"):
             "../envs/stats.yaml"
         log:
             log_path("plot_cohort", "{item}"),
+        benchmark:
+            L.benchmark("plot_cohort", "{item}"),
         shell:
             "hccer --log {log} paper figure --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"
@@ -229,6 +241,8 @@ if paperrules.ids(PAPER, "figures", "images"):
             "../envs/stats.yaml"
         log:
             log_path("plot_images", "{item}"),
+        benchmark:
+            L.benchmark("plot_images", "{item}"),
         shell:
             "hccer --log {log} paper figure --spec {input.spec} --item {wildcards.item} "
             "--out {params.stem} {params.flags}"

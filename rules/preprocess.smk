@@ -15,6 +15,8 @@ rule resample_image:
         "../envs/imaging.yaml"
     log:
         log_path("resample_image", "{pid}", "{phase}"),
+    benchmark:
+        L.benchmark("resample_image", "{pid}", "{phase}"),
     group:
         "patient_preprocess"
     shell:
@@ -35,6 +37,8 @@ rule resample_mask:
         "../envs/imaging.yaml"
     log:
         log_path("resample_mask", "{pid}", "{phase}", "{reader}"),
+    benchmark:
+        L.benchmark("resample_mask", "{pid}", "{phase}", "{reader}"),
     group:
         "patient_preprocess"
     shell:
@@ -54,6 +58,8 @@ if STUDY["modality"] == "DWI":
             "../envs/imaging.yaml"
         log:
             log_path("copy_bvals", "{pid}", "{phase}"),
+        benchmark:
+            L.benchmark("copy_bvals", "{pid}", "{phase}"),
         group:
             "patient_preprocess"
         shell:
@@ -167,6 +173,8 @@ checkpoint gate_registration:
         "../envs/imaging.yaml"
     log:
         log_path("gate_registration"),
+    benchmark:
+        L.benchmark("gate_registration"),
     shell:
         "hccer --log {log} gate --patients {input.screen} --qc {input.qc} --out {output}"
 
@@ -187,6 +195,8 @@ rule crop_patient:
         "../envs/imaging.yaml"
     log:
         log_path("crop_patient", "{pid}"),
+    benchmark:
+        L.benchmark("crop_patient", "{pid}"),
     group:
         "patient_crop"
     shell:

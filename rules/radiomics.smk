@@ -55,6 +55,8 @@ if RAD:
             "../envs/radiomics.yaml"
         log:
             log_path("tabulate_radiomics", "{reader}"),
+        benchmark:
+            L.benchmark("tabulate_radiomics", "{reader}"),
         shell:
             "hccer --log {log} radiomics table --inputs {input} --expect {params.expect} "
             "--out {output}"
@@ -71,6 +73,8 @@ if RAD:
                 "../envs/radiomics.yaml"
             log:
                 log_path("compute_radiomics_icc"),
+            benchmark:
+                L.benchmark("compute_radiomics_icc"),
             shell:
                 "hccer --log {log} radiomics icc --first {input.first} --second {input.second} "
                 "--out {output}"

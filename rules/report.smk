@@ -20,6 +20,8 @@ rule write_run_config:
         config=PUBLIC_CONFIG,
     log:
         log_path("write_run_config"),
+    benchmark:
+        L.benchmark("write_run_config"),
     run:
         from hccer.report.provenance import write_config
 
@@ -36,6 +38,8 @@ if PUBLISHED:
             published=PUBLISHED,
         log:
             log_path("write_published"),
+        benchmark:
+            L.benchmark("write_published"),
         run:
             from hccer.report.published import write_published
 
@@ -67,6 +71,8 @@ if PUBLISHED:
             "../envs/stats.yaml"
         log:
             log_path("compare_published"),
+        benchmark:
+            L.benchmark("compare_published"),
         shell:
             "hccer --log {log} report comparison --study {input.study} "
             "--published {input.published} {params.ledger} --folds {input.folds} "
@@ -135,6 +141,8 @@ rule write_tripod_checklist:
         "../envs/stats.yaml"
     log:
         log_path("write_tripod_checklist"),
+    benchmark:
+        L.benchmark("write_tripod_checklist"),
     shell:
         "hccer --log {log} report tripod --root {params.root} --provenance {input.provenance} "
         "{params.comparison} --flow {input.flow} --status {input.status} "

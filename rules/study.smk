@@ -14,6 +14,8 @@ rule write_study_preset:
         study={k: v for k, v in STUDY.items() if k not in ("published", "reproduce")},
     log:
         log_path("write_study_preset"),
+    benchmark:
+        L.benchmark("write_study_preset"),
     run:
         from hccer.config import write_study
 
@@ -30,6 +32,8 @@ rule write_study_view:
         view="|".join(VIEWS),
     log:
         log_path("write_study_view", "{view}"),
+    benchmark:
+        L.benchmark("write_study_view", "{view}"),
     run:
         from hccer.study import write_view
 

@@ -139,6 +139,8 @@ if RESCORE_JOBS:
             "../envs/imaging.yaml"
         log:
             log_path("crop_patient_second_reader", "{pid}"),
+        benchmark:
+            L.benchmark("crop_patient_second_reader", "{pid}"),
         shell:
             "hccer --log {log} crop --study {input.study} --patient {wildcards.pid} "
             "--image {params.phase}={input.image} --mask {params.phase}={input.mask} "
@@ -163,6 +165,8 @@ if RESCORE_JOBS:
             "../envs/torch.yaml"
         log:
             log_path("rescore_second_reader", "{experiment}", "fold-{fold}", "seed-{seed}"),
+        benchmark:
+            L.benchmark("rescore_second_reader", "{experiment}", "fold-{fold}", "seed-{seed}"),
         shell:
             "hccer --log {log} rescore --checkpoint {input.checkpoint} --folds {input.folds} "
             "--outcome {input.outcome} --crops {input.crops} --model {wildcards.experiment}_r2 "

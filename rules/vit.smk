@@ -64,6 +64,8 @@ if STUDY.get("vit"):
             "../envs/imaging.yaml"
         log:
             log_path("crop_ivim_maps", "{pid}"),
+        benchmark:
+            L.benchmark("crop_ivim_maps", "{pid}"),
         group:
             "patient_crop"
         shell:
@@ -132,6 +134,8 @@ if STUDY.get("vit"):
             "../envs/torch.yaml"
         log:
             log_path("extract_vit_features", "{vit}", "seed-{seed}"),
+        benchmark:
+            L.benchmark("extract_vit_features", "{vit}", "seed-{seed}"),
         shell:
             "hccer --log {log} vit features --experiment {wildcards.vit} --seed {wildcards.seed} "
             "--summaries {input.summaries} --crops {input.crops} --folds {input.folds} "
