@@ -7,6 +7,14 @@ with the true one over the tumour voxels (mean and max distance, mm). `QC s` is 
 the QC metrics (NCC, MI, Dice before and after) that every registration job adds.
 
     .venv/bin/python benchmarks/bench_register.py [--threads 2] [--type Rigid] [--no-mask]
+
+`--twin RESULTS` registers the twin patients of a finished run instead (its 1 mm volumes, kept
+with `preprocess.keep_intermediates: true`) under several settings (ROI margin, multi-resolution
+schedule) and compares each recovered map with the twin's true one (truth.csv; the private
+pseudonym map links the two): time per pair and mean / max error over the tumour, per setting.
+
+    .venv/bin/python benchmarks/bench_register.py --twin results/phase_attention \
+        --private private/phase_attention --truth resources/synthetic/<twin>/truth.csv [--n 8]
 """
 
 from __future__ import annotations
@@ -41,12 +49,108 @@ def abdomen(shape=(150, 256, 256), seed=0):
     return img, msk
 
 
+# (name, ROI margin mm, (shrink, smoothing sigmas, iterations)); None = the module's default
+WITH_1X = ((8, 4, 2, 1), (3, 2, 1, 0), (100, 50, 25, 0))
+SETTINGS = [  # (name, ROI margin mm, schedule, random sampling rate); None = the default
+    ("default (8-4-2, 10 %)", None, None, None),
+    ("8-4-2-1 (0 at 1x), 10 %", None, WITH_1X, 0.1),
+    ("8-4-2, 5 %", None, None, 0.05),
+    ("margin 45 mm", 45.0, None, None),
+]
+
+
+def true_map(row, phase):
+    """The twin's fixed->moving map of `phase` (see hccer.synth.generate.TRANSFORM_CONVENTION)."""
+    import numpy as np
+    from hccer.synth.anatomy import rotation
+
+    R = rotation(*(float(row[f"{k}_{phase}"]) for k in ("rx", "ry", "rz")))
+    t = np.array([float(row[f"{k}_{phase}"]) for k in ("tx", "ty", "tz")])
+    c = np.array([float(row[k]) for k in ("liver_cx", "liver_cy", "liver_cz")])
+    return lambda p: R @ (np.asarray(p) - c) + c + t
+
+
+def twin_pairs(results, private, truth, n):
+    """(patient, phase, fixed, moving, fixed mask, true map) of up to n twin patients."""
+    import csv
+    from pathlib import Path
+
+    import SimpleITK as sitk
+
+    study = Path(results)
+    codes = {r["pseudonym"]: r["patient_code"]
+             for r in csv.DictReader(open(Path(private) / "pseudonyms.tsv"), delimiter="\t")}
+    rows = {r["patient_code"]: r for r in csv.DictReader(open(truth))}
+    out = []
+    for qc in sorted(study.glob("derivatives/sub-*/*_desc-registration_qc.json")):
+        pid = qc.name.split("_")[0][4:]
+        phase = qc.name.split("_")[1][6:]
+        ref = qc.name.split("_")[2][6:]
+        base = qc.parent / f"sub-{pid}"
+        files = [Path(f"{base}_phase-{ref}_desc-resampled.nii.gz"),
+                 Path(f"{base}_phase-{phase}_desc-resampled.nii.gz"),
+                 Path(f"{base}_phase-{ref}_reader-r1_desc-resampled_mask.nii.gz")]
+        if not all(f.is_file() for f in files) or pid not in codes:
+            continue
+        if len({p[0] for p in out}) >= n and pid not in {p[0] for p in out}:
+            break
+        imgs = [sitk.Cast(sitk.ReadImage(str(f)), sitk.sitkFloat32) for f in files[:2]]
+        out.append((pid, phase, *imgs, sitk.ReadImage(str(files[2])),
+                    true_map(rows[codes[pid]], phase)))
+    return out
+
+
+def twin_main(args) -> int:
+    import numpy as np
+    import SimpleITK as sitk
+    from hccer.preprocess import register
+
+    pairs = twin_pairs(args.twin, args.private, args.truth, args.n)
+    if not pairs:
+        print(f"no kept 1 mm volumes under {args.twin}/derivatives (run with "
+              "preprocess.keep_intermediates: true)", file=sys.stderr)
+        return 2
+    print(f"{len(pairs)} phase pairs of {len({p[0] for p in pairs})} twin patients, "
+          f"threads {args.threads}")
+    print("error = largest distance over the pair's tumour voxels (mm); mean, p95, max over pairs")
+    print(f"{'setting':28s} {'s/pair':>7s} {'max s':>6s} {'mean err':>9s} {'p95 err':>8s} "
+          f"{'max err':>8s}")
+    for name, margin, schedule, sampling in SETTINGS:
+        times, errs = [], []
+        for _pid, _ph, fixed, moving, fmask, truth in pairs:
+            kw = {} if margin is None else {"roi_margin_mm": margin}
+            if sampling is not None:
+                kw["sampling_rate"] = sampling
+            t0 = time.perf_counter()
+            res = register.register_images(fixed, moving, args.type, seed=1, fixed_mask=fmask,
+                                           schedule=schedule, **kw)
+            times.append(time.perf_counter() - t0)
+            idx = np.argwhere(sitk.GetArrayViewFromImage(fmask) > 0)[::25, ::-1]
+            pts = [fixed.TransformIndexToPhysicalPoint([int(v) for v in p]) for p in idx]
+            errs.append(max(np.linalg.norm(np.subtract(res.transform.TransformPoint(p),
+                                                       truth(p))) for p in pts))
+        e = np.array(errs)
+        print(f"{name:28s} {np.mean(times):7.2f} {max(times):6.2f} {e.mean():9.3f} "
+              f"{np.percentile(e, 95):8.3f} {e.max():8.3f}")
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--type", default="Rigid", choices=["Rigid", "QuickRigid", "Affine"])
     ap.add_argument("--no-mask", action="store_true", help="register without the tumour ROI")
+    ap.add_argument("--twin", help="a finished run's study folder with kept 1 mm volumes")
+    ap.add_argument("--private", help="its private folder (pseudonyms.tsv)")
+    ap.add_argument("--truth", help="the twin's truth.csv")
+    ap.add_argument("--n", type=int, default=8, help="twin patients")
     args = ap.parse_args(argv)
+    if args.twin:
+        os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
+        from hccer.preprocess.register import set_threads
+
+        set_threads(args.threads)
+        return twin_main(args)
     os.environ["ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"] = str(args.threads)
     import numpy as np
     import SimpleITK as sitk

@@ -40,6 +40,14 @@ READERS = ["r1", "r2"] if STUDY["second_reader"] else ["r1"]
 MASK_PHASES = STUDY["mask_phases"]
 SPACING = " ".join(str(s) for s in config["preprocess"]["spacing_mm"])
 REG = config["registration"]
+
+
+def intermediate(path):
+    """An image volume only the next steps read (native, 1 mm, registered; masks are small and
+    kept): temp() unless preprocess.keep_intermediates."""
+    return path if config["preprocess"].get("keep_intermediates") else temp(path)
+
+
 # Preset blocks that several stages read (None where the preset has none) and the outer folds
 # (k-fold: 0..k-1; hold-out: 0) of the classical, deep and paper rules.
 RAD = STUDY.get("radiomics")

@@ -59,7 +59,7 @@ rule convert_series:
         status=L.triage("{pid}", "status"),
         screen=L.cohort("screen.tsv"),
     output:
-        image=L.deriv("{pid}", phase="{phase}", desc="native"),
+        image=intermediate(L.deriv("{pid}", phase="{phase}", desc="native")),
         sidecar=L.deriv("{pid}", phase="{phase}", desc="native", ext="json"),
         # A diffusion series also yields its b-values, written next to the 4D image.
         **(

@@ -7,7 +7,7 @@ rule resample_image:
     input:
         L.deriv("{pid}", phase="{phase}", desc="native"),
     output:
-        L.deriv("{pid}", phase="{phase}", desc="resampled"),
+        intermediate(L.deriv("{pid}", phase="{phase}", desc="resampled")),
     params:
         interp=config["preprocess"].get("image_interpolation", "linear"),
         spacing=SPACING,
@@ -69,7 +69,7 @@ if STUDY["modality"] == "DWI":
 # Two variants of one step: phases with their own tumour mask carry it into the reference
 # space (and QC their overlap); phases without one are checked on image similarity alone.
 REGISTER_OUTPUTS = dict(
-    image=L.deriv("{pid}", phase="{phase}", space=REF, desc="registered"),
+    image=intermediate(L.deriv("{pid}", phase="{phase}", space=REF, desc="registered")),
     transform=L.deriv("{pid}", phase="{phase}", space=REF, desc="rigid", suffix="xfm",
                       ext="mat"),
     qc=L.deriv("{pid}", phase="{phase}", space=REF, desc="registration", suffix="qc",

@@ -49,6 +49,22 @@ def test_linear_resample_matches_analytic_ramp():
         assert 0 <= n * s - n_new * 1.0 < 1.0
 
 
+def test_integer_input_keeps_its_type_rounded_from_the_float_result():
+    rng = np.random.default_rng(3)
+    hu = rng.integers(-1024, 3071, (6, 9, 11)).astype(np.int16)
+    hu[0, 0, 0], hu[0, 0, 1] = 32767, -32768  # B-spline overshoot beyond int16 must clip
+    img = _img(hu, (0.7, 0.7, 2.5))
+    for interp in ("linear", "bspline"):
+        out = resample_image(img, (1, 1, 1), interp)
+        assert out.GetPixelID() == sitk.sitkInt16
+        as_float = resample_image(sitk.Cast(img, sitk.sitkFloat32), (1, 1, 1), interp)
+        assert as_float.GetPixelID() == sitk.sitkFloat32
+        want = np.clip(np.rint(sitk.GetArrayViewFromImage(as_float)), -32768, 32767)
+        np.testing.assert_array_equal(sitk.GetArrayViewFromImage(out), want)
+        assert out.GetOrigin() == as_float.GetOrigin()
+        assert out.GetSpacing() == as_float.GetSpacing()
+
+
 def test_direction_is_kept_for_oblique_grid():
     d = sitk.Euler3DTransform((0, 0, 0), 0.0, 0.0, np.deg2rad(20)).GetMatrix()
     img = _img(np.zeros((5, 6, 7), np.float32), (1.5, 1.5, 2.0), (1, 2, 3), d)

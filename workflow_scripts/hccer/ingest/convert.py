@@ -168,13 +168,10 @@ def read_series(files: Sequence[str | Path], *, patient: str | None = None,
 
 def write_nifti(image, meta: dict, out: str | Path) -> list[Path]:
     """Write the image (and `.bval` next to a 4D DWI volume); returns the paths written."""
-    import SimpleITK as sitk
+    from hccer.preprocess.imageio import write_image
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{''.join(out.suffixes)}")
-    sitk.WriteImage(image, str(tmp), useCompression=out.name.endswith(".gz"))
-    tmp.replace(out)
+    write_image(image, out)
     written = [out]
     if meta.get("b_values"):
         from hccer.jsonio import write_text

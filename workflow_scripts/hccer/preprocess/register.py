@@ -33,10 +33,17 @@ log = logging.getLogger(__name__)
 
 TRANSFORM_TYPES = ("Rigid", "QuickRigid", "Affine")
 # Multi-resolution schedule: 8x shrink reaches ~10 mm motion; the 2x level already gives
-# sub-millimetre error (benchmarks/bench_register.py), so full resolution is skipped for time.
-SHRINK = (8, 4, 2, 1)
-SMOOTH = (3, 2, 1, 0)
-ITERATIONS = {"Rigid": (100, 50, 25, 0), "Affine": (100, 50, 25, 0)}
+# sub-millimetre error, so full resolution is not even built (a 0-iteration 1x level cost a
+# fifth of the time). On 10 twin phase pairs (benchmarks/bench_register.py --twin): 9.3 s a
+# pair against 11.2 s with the 1x level, worst tumour error 0.53 mm vs 0.47; 5 % sampling
+# (6.7 s) reached 1.2 mm on one int16 pair, so the rate stays 10 %.
+SHRINK = (8, 4, 2)
+SMOOTH = (3, 2, 1)
+ITERATIONS = {"Rigid": (100, 50, 25), "Affine": (100, 50, 25)}
+SAMPLING_RATE = 0.1
+# the tumour box + this margin is what the metric sees; 45 mm already left too little liver
+# and body outline for some twin patients (errors up to 4.4 mm)
+ROI_MARGIN_MM = 60.0
 
 
 @dataclass
@@ -59,7 +66,7 @@ def set_threads(threads: int | None) -> None:
 
 
 def registration_region(fixed, fixed_mask=None, border_mm: float = 15.0,
-                        roi_margin_mm: float = 60.0) -> tuple[list[int], list[int]]:
+                        roi_margin_mm: float = ROI_MARGIN_MM) -> tuple[list[int], list[int]]:
     """Index box (start, size), x/y/z order, of the fixed image that the metric sees."""
     size = np.array(fixed.GetSize()[:3])
     sp = np.array(fixed.GetSpacing()[:3])
@@ -108,8 +115,9 @@ def _to_ants(img):
 
 def register_images(fixed, moving, transform_type: str = "Rigid", seed: int = 0,
                     fixed_mask=None, init: str = "identity", border_mm: float = 15.0,
-                    roi_margin_mm: float = 60.0, sampling_rate: float = 0.1,
-                    transform_path: str | Path | None = None) -> RegistrationResult:
+                    roi_margin_mm: float = ROI_MARGIN_MM, sampling_rate: float = SAMPLING_RATE,
+                    transform_path: str | Path | None = None,
+                    schedule: tuple | None = None) -> RegistrationResult:
     """Register `moving` to `fixed` (SimpleITK images). Never raises for a failed optimisation."""
     import SimpleITK as sitk
 
@@ -128,8 +136,9 @@ def register_images(fixed, moving, transform_type: str = "Rigid", seed: int = 0,
                       outprefix=str(Path(tmpdir) / "reg_"))
         if transform_type in ITERATIONS:
             # QuickRigid keeps ANTs' own preset (what seed-002 used): it stops at 4x shrink.
-            kwargs.update(aff_iterations=ITERATIONS[transform_type], aff_shrink_factors=SHRINK,
-                          aff_smoothing_sigmas=SMOOTH, aff_random_sampling_rate=sampling_rate)
+            shrink, smooth, iters = schedule or (SHRINK, SMOOTH, ITERATIONS[transform_type])
+            kwargs.update(aff_iterations=iters, aff_shrink_factors=shrink,
+                          aff_smoothing_sigmas=smooth, aff_random_sampling_rate=sampling_rate)
         if init == "identity":
             kwargs["initial_transform"] = ["Identity"]
         elif init != "com":
@@ -284,11 +293,13 @@ def run_register(fixed_path, moving_path, out_image, out_transform, qc_path, *,
 
     from hccer.jsonio import provenance, write_json
     from hccer.preprocess.imageio import read_image, write_image
+    from hccer.preprocess.resample import as_stored_type
 
     if (moving_mask_path is None) != (out_mask is None):
         raise ValueError("--moving-mask and --out-mask go together")
     fixed = sitk.Cast(read_image(fixed_path, patient, "register"), sitk.sitkFloat32)
-    moving = sitk.Cast(read_image(moving_path, patient, "register"), sitk.sitkFloat32)
+    moving_stored = read_image(moving_path, patient, "register")
+    moving = sitk.Cast(moving_stored, sitk.sitkFloat32)
     for img, f in ((fixed, fixed_path), (moving, moving_path)):
         if img.GetDimension() != 3:
             raise InputError(f"registration needs a 3D image, got {img.GetDimension()}D",
@@ -311,7 +322,8 @@ def run_register(fixed_path, moving_path, out_image, out_transform, qc_path, *,
         res = register_images(fixed, moving, transform_type, seed, fmask, init,
                               transform_path=out_transform)
     moved = resample_to(fixed, moving, res.transform)
-    write_image(moved, out_image)
+    # stored like the resampled phase it came from (int16 HU for CT; see preprocess.resample)
+    write_image(as_stored_type(moved, moving_stored.GetPixelID()), out_image)
     moved_mask = None
     if mmask is not None:
         moved_mask = resample_to(fixed, mmask, res.transform, label=True)

@@ -13,6 +13,11 @@ Interpolators: images linear (default) or B-spline; masks `label`: each label's 
 interpolated linearly and the label with the largest weight wins (for a {0,1} mask: threshold
 at 0.5). This keeps the output in the input's label set, and, unlike nearest neighbour, does not
 shift the boundary by half a voxel when the grid is refined, so volumes are preserved.
+
+Storage: an image stored in an integer type (CT in HU as int16, most MR) keeps that type: values
+are interpolated in float and rounded to the nearest whole unit (at most 0.5 HU, well below the
+~10 HU noise of a CT), which makes the 1 mm volumes a quarter to a half the size of float32
+ones and much faster to compress. A float input stays float32.
 """
 
 from __future__ import annotations
@@ -51,8 +56,24 @@ def _resample3d(img, new_spacing, interp: str, default: float):
         return _resample_label(img, ref)
     kind = {"linear": sitk.sitkLinear, "bspline": sitk.sitkBSpline}[interp]
     # Interpolate in float so B-spline overshoot is not wrapped by an integer pixel type.
-    return sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(), kind,
-                         float(default), sitk.sitkFloat32)
+    out = sitk.Resample(sitk.Cast(img, sitk.sitkFloat32), ref, sitk.Transform(), kind,
+                        float(default), sitk.sitkFloat32)
+    return as_stored_type(out, img.GetPixelID())
+
+
+def as_stored_type(img, pixel_id):
+    """A float image back in an integer input's pixel type: rounded, clipped to its range
+    (B-spline overshoot past int16 limits); a float input's result stays float32."""
+    import SimpleITK as sitk
+
+    dtype = sitk.GetArrayViewFromImage(sitk.Image(1, 1, 1, pixel_id)).dtype
+    if not np.issubdtype(dtype, np.integer):
+        return img
+    info = np.iinfo(dtype)
+    a = np.clip(np.rint(sitk.GetArrayViewFromImage(img)), info.min, info.max).astype(dtype)
+    out = sitk.GetImageFromArray(a)
+    out.CopyInformation(img)
+    return out
 
 
 def _resample_label(img, ref):
@@ -82,8 +103,9 @@ def resample_image(img, new_spacing=(1.0, 1.0, 1.0), interp: str = "linear",
                    file: str | None = None):
     """Resample a 3D image, or every volume of a 4D stack identically, to `new_spacing` (mm).
 
-    Images are returned as float32 (CT stays in HU, MRI in signal units); masks (`label`) as
-    uint8 with the same label values. `default` fills points outside the input (the image
+    Images keep an integer input's pixel type (rounded, see the module docstring) and are float32
+    otherwise (CT stays in HU, MRI in signal units); masks (`label`) are uint8 with the same
+    label values. `default` fills points outside the input (the image
     minimum if not given).
     """
     import SimpleITK as sitk
