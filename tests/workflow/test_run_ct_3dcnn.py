@@ -53,6 +53,14 @@ def test_outputs_exist_and_are_consistent(ct_run):
         crop = np.load(root / "crops" / f"sub-{pid}" / f"sub-{pid}_desc-voi3d.npz")
         assert crop["SS"].shape[-3:] == (10, 48, 48)
         assert crop["NSS"].shape[-3:] == (10, 48, 48)
+    # image volumes are temp() by default (preprocess.keep_intermediates: false): gone once the
+    # crops are cut, while masks, transforms and QC stay
+    deriv = root / "derivatives"
+    assert not [p.name for p in deriv.rglob("*_desc-*.nii.gz")
+                if p.name.endswith(("desc-native.nii.gz", "desc-resampled.nii.gz",
+                                    "desc-registered.nii.gz"))]
+    assert list(deriv.rglob("*_desc-resampled_mask.nii.gz"))
+    assert list(deriv.rglob("*_desc-registration_qc.json"))
 
 
 @pytest.fixture(scope="module")
