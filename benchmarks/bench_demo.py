@@ -64,7 +64,7 @@ def run_wall(log: Path) -> tuple[float, int] | None:
         m = STAMP.match(line)
         if m:
             stamps.append(datetime.strptime(" ".join(m.group(1).split()), "%a %b %d %H:%M:%S %Y"))
-        if line.startswith("Finished job") or re.match(r"^Finished jobid", line):
+        if line.startswith("Finished job"):
             done += 1
     if len(stamps) < 2:
         return None

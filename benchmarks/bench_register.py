@@ -49,7 +49,7 @@ def abdomen(shape=(150, 256, 256), seed=0):
     return img, msk
 
 
-# (name, ROI margin mm, (shrink, smoothing sigmas, iterations)); None = the module's default
+# a schedule is (shrink factors, smoothing sigmas, iterations)
 WITH_1X = ((8, 4, 2, 1), (3, 2, 1, 0), (100, 50, 25, 0))
 SETTINGS = [  # (name, ROI margin mm, schedule, random sampling rate); None = the default
     ("default (8-4-2, 10 %)", None, None, None),
@@ -78,9 +78,10 @@ def twin_pairs(results, private, truth, n):
     import SimpleITK as sitk
 
     study = Path(results)
-    codes = {r["pseudonym"]: r["patient_code"]
-             for r in csv.DictReader(open(Path(private) / "pseudonyms.tsv"), delimiter="\t")}
-    rows = {r["patient_code"]: r for r in csv.DictReader(open(truth))}
+    with open(Path(private) / "pseudonyms.tsv") as fh:
+        codes = {r["pseudonym"]: r["patient_code"] for r in csv.DictReader(fh, delimiter="\t")}
+    with open(truth) as fh:
+        rows = {r["patient_code"]: r for r in csv.DictReader(fh)}
     out = []
     for qc in sorted(study.glob("derivatives/sub-*/*_desc-registration_qc.json")):
         pid = qc.name.split("_")[0][4:]
