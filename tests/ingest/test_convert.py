@@ -78,15 +78,23 @@ def test_gantry_tilt_is_resampled_with_warning(tmp_path, caplog):
     assert any("gantry tilt" in r.message and "15.00 deg" in r.message and "pT" in r.message
                for r in caplog.records)
     assert meta["resampled"] and meta["dtype"] == "float32"
-    assert img.GetSize() == (12, 16, 8)
+    # The grid widens along y to hold every slice: 7 steps drift 5.63 mm = 3.75 rows -> 4 more.
+    assert img.GetSize() == (12, 20, 8)
     assert np.allclose(np.asarray(img.GetDirection()), np.eye(3).ravel())
     assert img.GetSpacing()[2] == pytest.approx(3.0)
+    assert img.GetOrigin() == pytest.approx((-5.0, -7.0, 10.0))
     vals = sitk.GetArrayFromImage(img).astype(float)
     truth = linear_field(world_points(img))
-    # Inside the acquired stack every point equals the field there (rounding of stored ints).
-    inside = vals > vals.min()
-    assert inside.sum() > 0.6 * vals.size
-    assert np.abs(vals[inside] - truth[inside]).max() <= 0.51
+    # Slice k covers y from -7 + k*shift over 15 row steps of 1.5 mm; between its pixel centres
+    # every voxel equals the field there (rounding of stored ints), within half a pixel beyond
+    # them it holds the outer pixel's value, further out air (-1024 HU).
+    y = world_points(img)[..., 1] + 7.0 - np.arange(8)[:, None, None] * shift
+    hull = (y >= -1e-6) & (y <= 15 * 1.5 + 1e-6)
+    band = ~hull & (y >= -0.75) & (y <= 15 * 1.5 + 0.75)
+    assert hull.sum() == 12 * (16 + 7 * 15)  # 16 rows on slice 0, 15 on the shifted ones
+    assert np.abs(vals[hull] - truth[hull]).max() <= 0.51
+    assert np.abs(vals[band] - truth[band]).max() <= 0.51 + 0.75
+    assert np.all(vals[~hull & ~band] == -1024)
     # A known point: world (2.5, 14.0, 31.0) maps to voxel (6, 14, 7) and holds its value.
     idx = img.TransformPhysicalPointToIndex((-5.0 + 6 * 1.25, -7.0 + 14 * 1.5, 10.0 + 7 * 3.0))
     assert idx == (6, 14, 7)

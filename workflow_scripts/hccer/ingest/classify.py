@@ -97,8 +97,11 @@ def group_series(headers: Sequence[SliceHeader]) -> list[dict]:
 
     A series is split by orientation / matrix / pixel spacing / echo time, and, when the same
     slice position occurs twice (and b-values do not explain it), by AcquisitionNumber or
-    TemporalPositionIdentifier. Returns dicts with `key`, `series_uid`, `split`, `headers`,
-    `split_reason` (empty when unsplit).
+    TemporalPositionIdentifier (an enhanced file's FrameAcquisitionNumber or
+    TemporalPositionIndex), then ImageType (an enhanced file's FrameType: magnitude and phase
+    frames of one acquisition). Headers may be frames of enhanced files (`SliceHeader.frame`).
+    Returns dicts with `key`, `series_uid`, `split`, `headers`, `split_reason` (empty when
+    unsplit).
     """
     by_uid: dict[str, list[SliceHeader]] = {}
     for h in headers:
@@ -112,7 +115,7 @@ def group_series(headers: Sequence[SliceHeader]) -> list[dict]:
         final = []
         for part in parts:
             if _has_duplicates(part):
-                for attr in ("acq_number", "temporal_id"):
+                for attr in ("acq_number", "temporal_id", "image_type"):
                     values = sorted({getattr(h, attr) for h in part if getattr(h, attr)
                                      is not None})
                     if len(values) < 2 or any(getattr(h, attr) is None for h in part):
@@ -129,10 +132,11 @@ def group_series(headers: Sequence[SliceHeader]) -> list[dict]:
         final.sort(key=lambda p: (min((h.acq_time_s for h in p if h.acq_time_s is not None),
                                       default=0.0), str(p[0].path)))
         for i, part in enumerate(final):
-            part.sort(key=lambda h: str(h.path))
+            part.sort(key=lambda h: (str(h.path), h.frame or 0))
             groups.append({"key": series_key(uid, i), "series_uid": uid, "split": i,
                            "n_parts": len(final), "headers": part,
-                           "split_reason": ", ".join(reasons) if len(final) > 1 else ""})
+                           "split_reason": ", ".join(dict.fromkeys(reasons)) if len(final) > 1
+                           else ""})
     groups.sort(key=lambda g: (min((h.acq_time_s for h in g["headers"] if h.acq_time_s
                                     is not None), default=0.0), g["key"]))
     return groups

@@ -3,6 +3,11 @@
 Headers are reduced to `SliceHeader`, a small record of the fields the workflow uses (geometry,
 classification evidence, scanner description). Identifying values (names, IDs, dates, UIDs other
 than the series UID kept in memory for grouping) are never copied into it.
+
+An enhanced multi-frame file (Enhanced / Legacy Converted Enhanced CT and MR: one file per
+series) becomes one `SliceHeader` per frame (`frame_headers`), filled from that frame's
+functional groups with the shared ones as fallback, so grouping, geometry and conversion treat
+its frames exactly like single-frame slice files.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import math
 import os
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from hccer.errors import InputError
@@ -36,6 +41,23 @@ NO_CONTRAST_WORDS = {"", "NONE", "NO", "N", "0", "NIL", "-"}
 PHILIPS_BVALUE = (0x2001, 0x1003)
 SIEMENS_BVALUE = (0x0019, 0x100C)
 GE_BVALUE = (0x0043, 0x1039)
+# Functional-group sequences whose items hold raw legacy attributes (Legacy Converted Enhanced):
+# read first so the proper macros (plane position, pixel measures, ...) override them.
+UNASSIGNED_GROUPS = ("UnassignedSharedConvertedAttributesSequence",
+                     "UnassignedPerFrameConvertedAttributesSequence")
+# SliceHeader field -> keywords that carry it inside a frame's functional groups, best first.
+FRAME_NUMBERS = {
+    "slice_thickness": ("SliceThickness",), "spacing_between": ("SpacingBetweenSlices",),
+    "echo_time": ("EffectiveEchoTime", "EchoTime"), "kvp": ("KVP",),
+    "tube_current_ma": ("XRayTubeCurrentInmA", "XRayTubeCurrent"),
+    "single_collimation_mm": ("SingleCollimationWidth",),
+    "total_collimation_mm": ("TotalCollimationWidth",), "revolution_time_s": ("RevolutionTime",),
+    "pitch": ("SpiralPitchFactor",), "recon_diameter_mm": ("ReconstructionDiameter",),
+    "gantry_tilt": ("GantryDetectorTilt",), "slope": ("RescaleSlope",),
+    "intercept": ("RescaleIntercept",),
+}
+FRAME_INTEGERS = {"temporal_id": ("TemporalPositionIndex", "TemporalPositionIdentifier"),
+                  "acq_number": ("FrameAcquisitionNumber", "AcquisitionNumber")}
 
 
 class NotImage(Exception):
@@ -86,7 +108,13 @@ class SliceHeader:
     revolution_time_s: float | None = None
     pitch: float | None = None
     recon_diameter_mm: float | None = None
+    frame: int | None = None  # 0-based frame of an enhanced multi-frame file; None: single-frame
     extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """The file's name, with the frame (1-based, as DICOM counts) of a multi-frame file."""
+        return self.path.name if self.frame is None else f"{self.path.name} frame {self.frame + 1}"
 
 
 def _values(value) -> list:
@@ -225,6 +253,96 @@ def header_from_dataset(ds, path: Path) -> SliceHeader:
     )
 
 
+def is_enhanced(ds) -> bool:
+    """True for a multi-frame image described by functional groups (enhanced CT/MR/PET,
+    legacy converted enhanced): its per-frame geometry lives in those groups."""
+    return "PerFrameFunctionalGroupsSequence" in ds or "SharedFunctionalGroupsSequence" in ds
+
+
+def _flatten_groups(item) -> dict:
+    """{keyword: value} of the attributes one level inside a functional-groups item (the first
+    item of each macro sequence); the unassigned legacy attributes are overridden by macros."""
+    out: dict = {}
+    if item is None:
+        return out
+    seqs = sorted((e for e in item if e.VR == "SQ" and e.value and e.keyword),
+                  key=lambda e: e.keyword not in UNASSIGNED_GROUPS)
+    for seq in seqs:
+        for elem in seq.value[0]:
+            if elem.keyword and elem.VR != "SQ":
+                out[elem.keyword] = elem.value
+    return out
+
+
+def _triple(value, n: int) -> tuple[float, ...] | None:
+    vals = [_num(v) for v in _values(value)]
+    return tuple(vals) if len(vals) == n and None not in vals else None
+
+
+def _frame_header(base: SliceHeader, g: dict, k: int) -> SliceHeader:
+    """One frame's header: `base` (the file's top level) updated from the frame's groups `g`."""
+    ps = _triple(g.get("PixelSpacing"), 2)
+    changes: dict = {
+        "frame": k,
+        "ipp": _triple(g.get("ImagePositionPatient"), 3) or base.ipp,
+        "iop": _triple(g.get("ImageOrientationPatient"), 6) or base.iop,
+        "pixel_spacing": ps or base.pixel_spacing,
+        "extra": {"directionality": str(g.get("DiffusionDirectionality") or "").upper()},
+    }
+    for table, cast in ((FRAME_NUMBERS, float), (FRAME_INTEGERS, int)):
+        for name, keys in table.items():
+            value = next((v for v in (_num(g.get(key), cast) for key in keys)
+                          if v is not None), None)
+            if value is not None and not (name == "slope" and value == 0):  # 0: not given
+                changes[name] = value
+    b = _num(g.get("DiffusionBValue"))
+    if b is not None:
+        changes["b_value"] = b
+    frame_type = _values(g.get("FrameType"))
+    if frame_type:
+        changes["image_type"] = tuple(str(v).upper() for v in frame_type)
+    when = str(g.get("FrameAcquisitionDateTime") or g.get("AcquisitionDateTime") or "")
+    if len(when) > 8:  # DT YYYYMMDDHHMMSS.f: only the time of day is kept, never the date
+        changes["acq_time_s"] = parse_time(when[8:].split("+")[0].split("-")[0])
+    given = str(g.get("ContrastBolusAgentAdministered") or "").upper()
+    if given in ("YES", "NO"):
+        changes["contrast"] = given == "YES"
+    return replace(base, **changes)
+
+
+def frame_headers(ds, path: Path) -> list[SliceHeader]:
+    """The SliceHeaders of one file: itself, or each frame of an enhanced multi-frame file.
+
+    A frame's geometry, rescale, b-value (MRDiffusionSequence), echo time, temporal position
+    and frame type come from its per-frame functional groups, then the shared ones, then the
+    top level. When a diffusion file holds isotropic (trace) frames, its directional frames are
+    left out: they would repeat each position within a b-value. Raises NotImage like
+    `header_from_dataset` and InputError for inconsistent functional groups.
+    """
+    base = header_from_dataset(ds, path)
+    if not is_enhanced(ds):
+        return [base]
+    if base.samples != 1:
+        raise InputError("colour (RGB) image, not a scanner image volume", file=path)
+    per = ds.get("PerFrameFunctionalGroupsSequence") or []
+    if per and len(per) != base.n_frames:
+        raise InputError(f"enhanced DICOM lists {len(per)} per-frame functional groups for "
+                         f"{base.n_frames} frames", file=path)
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    common = _flatten_groups(shared[0] if shared else None)
+    if not common.get("ContrastBolusAgentAdministered") and ds.get("ContrastBolusAgentSequence"):
+        base = replace(base, contrast=True)  # enhanced contrast module: agent coded, not text
+    hs = [_frame_header(base, {**common, **_flatten_groups(per[k] if per else None)}, k)
+          for k in range(base.n_frames)]
+    kinds = {h.extra["directionality"] for h in hs}
+    if "ISOTROPIC" in kinds and kinds & {"DIRECTIONAL", "BMATRIX"}:
+        kept = [h for h in hs if h.extra["directionality"] not in ("DIRECTIONAL", "BMATRIX")]
+        log.info("%s: %d directional diffusion frames left out (isotropic frames kept)",
+                 Path(path).name, len(hs) - len(kept))
+        hs = kept
+    return hs
+
+
 def _ts_name(uid: str) -> str:
     from pydicom.uid import UID
 
@@ -262,8 +380,14 @@ def read_header(path: Path, *, check: bool = True) -> SliceHeader:
     """Read one file's header (pixel data deferred) and check its pixel data is complete.
 
     Raises NotImage for files that are not DICOM images and InputError for DICOM images that are
-    truncated or corrupt (the message names the file).
+    truncated or corrupt (the message names the file). For an enhanced multi-frame file this is
+    the file's top level; `read_headers` gives its frames.
     """
+    return read_headers(path, check=check, frames=False)[0]
+
+
+def read_headers(path: Path, *, check: bool = True, frames: bool = True) -> list[SliceHeader]:
+    """`read_header`, but one SliceHeader per frame of an enhanced multi-frame file."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -274,16 +398,24 @@ def read_header(path: Path, *, check: bool = True) -> SliceHeader:
     except Exception as exc:  # noqa: BLE001 - any parse failure means a damaged file
         raise InputError(f"corrupt DICOM, cannot read its header ({type(exc).__name__}: "
                          f"{exc})", file=path) from exc
-    hdr = header_from_dataset(ds, path)
+    try:
+        hdrs = frame_headers(ds, path) if frames else [header_from_dataset(ds, path)]
+    except InputError as exc:
+        raise InputError(exc.reason, file=path) from exc
+    except NotImage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a malformed value deep in a sequence
+        raise InputError(f"corrupt DICOM header ({type(exc).__name__}: {exc})",
+                         file=path) from exc
     if check:
         try:
             check_pixel_length(ds, path)
         except InputError as exc:
             raise InputError(exc.reason, file=path) from exc
-        if hdr.transfer_syntax and hdr.transfer_syntax not in UNCOMPRESSED_TS:
+        if hdrs[0].transfer_syntax and hdrs[0].transfer_syntax not in UNCOMPRESSED_TS:
             # Compressed: the only cheap proof the data is intact is decoding it.
             decode_pixels(path, ds=ds)
-    return hdr
+    return hdrs
 
 
 def decode_pixels(path: Path, ds=None):
@@ -326,8 +458,9 @@ def _series_uid(path: Path) -> str | None:
 def scan_dir(root: Path) -> tuple[list[SliceHeader], list[dict], list[dict]]:
     """Read the headers of every file below `root` (recursive, sorted).
 
-    Returns (headers, skipped, bad): `skipped` lists non-image files with the reason (logged as a
-    note), `bad` lists damaged DICOM images as InputError records; paths are relative to root.
+    Returns (headers, skipped, bad): `headers` has one entry per single-frame file and per frame
+    of an enhanced file; `skipped` lists non-image files with the reason (logged as a note),
+    `bad` lists damaged DICOM images as InputError records; paths are relative to root.
     """
     root = Path(root)
     headers: list[SliceHeader] = []
@@ -336,7 +469,7 @@ def scan_dir(root: Path) -> tuple[list[SliceHeader], list[dict], list[dict]]:
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         try:
-            headers.append(read_header(path))
+            headers.extend(read_headers(path))
         except NotImage as exc:
             log.info("skipped %s: %s", rel, exc)
             skipped.append({"file": rel, "reason": str(exc)})

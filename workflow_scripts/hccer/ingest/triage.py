@@ -48,16 +48,30 @@ def required_phases(study: Mapping) -> list[str]:
                                                         if p not in study["phases"]]
 
 
-def _summary(group: dict, root: Path, allow_missing: bool = False) -> dict:
-    hs = group["headers"]
+def _member_files(hs: list, root: Path) -> tuple[Path, list[str], dict[str, list[int]]]:
+    """(folder, files relative to it, {file: 0-based frames} of enhanced multi-frame files)."""
     rels = [h.path.relative_to(root) for h in hs]
     folder = Path(os.path.commonpath([r.parent.as_posix() or "." for r in rels])) if rels else Path()
+
+    def name(r: Path) -> str:
+        return r.relative_to(folder).as_posix() if folder != Path(".") else r.as_posix()
+
+    frames: dict[str, list[int]] = {}
+    for h, r in zip(hs, rels, strict=True):
+        if h.frame is not None:
+            frames.setdefault(name(r), []).append(h.frame)
+    return folder, sorted({name(r) for r in rels}), {k: sorted(v) for k, v in
+                                                      sorted(frames.items())}
+
+
+def _summary(group: dict, root: Path, allow_missing: bool = False) -> dict:
+    hs = group["headers"]
+    folder, files, frames = _member_files(hs, root)
     first = hs[0]
     rec = {
-        "key": group["key"], "folder": folder.as_posix() or ".",
-        "files": sorted(r.relative_to(folder).as_posix() if folder != Path(".")
-                        else r.as_posix() for r in rels),
-        "n_files": len(hs), "modality": first.modality, "series_number": first.series_number,
+        "key": group["key"], "folder": folder.as_posix() or ".", "files": files,
+        "frames": frames,
+        "n_files": len(files), "modality": first.modality, "series_number": first.series_number,
         "description": first.description, "image_type": list(first.image_type),
         "acq_time_s": min((h.acq_time_s for h in hs if h.acq_time_s is not None), default=None),
         "bolus_start_s": first.bolus_start_s,
@@ -138,7 +152,10 @@ def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
         problems.extend(m_problems)
         warnings.extend(m_warnings)
     rows = _manifest_rows(patient, records, classes, picked)
-    series = {r["key"]: {"folder": r["folder"], "files": r["files"], "geometry": r["geometry"]}
+    # `frames` only for series held in enhanced multi-frame files: which frames of each file
+    # form this series (a file can hold several, e.g. temporal positions); convert needs it.
+    series = {r["key"]: {"folder": r["folder"], "files": r["files"], "geometry": r["geometry"],
+                         **({"frames": r["frames"]} if r["frames"] else {})}
               for r in records}
     status = _status(patient, study, {ph: records[i]["key"] for ph, i in picked.items()
                                       if records[i]["geometry"] is not None},
