@@ -1,6 +1,7 @@
 # hccer: raw DICOM + masks + clinical sheet -> preprocessed crops, declared splits, QC, report.
-# Run: snakemake --cores all            (the demo study on a synthetic twin, config/config.yaml)
-#      snakemake --cores all --configfile my.yaml   (your cohort; see README)
+# Run: snakemake --cores all --configfile config/demo.yaml   (the demo, on a synthetic twin)
+#      snakemake --cores all --configfile my.yaml            (your cohort; see README)
+# config/config.yaml is always read first; the files given are merged over it key by key.
 
 import os
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up the environment in .venv/ (idempotent) and run one thing:
 #   bash bootstrap.sh demo    the demo study end to end on a synthetic twin cohort
+#                             (config/demo.yaml over config/config.yaml)
 #   bash bootstrap.sh test    lint + the test suite (what CI runs)
 #   bash bootstrap.sh env     only create/update the environment
 set -euo pipefail
@@ -42,10 +43,11 @@ case "$what" in
       done
       if [ -z "$here" ]; then
         echo "bootstrap: removing a stale Snakemake lock (no Snakemake is running here)"
-        snakemake --unlock --cores 1 "$@"
+        snakemake --unlock --cores 1 --configfile config/demo.yaml "$@"
       fi
     fi
-    snakemake --cores all "$@"
+    # the demo's small networks and crops are an explicit file, never the default
+    snakemake --cores all --configfile config/demo.yaml "$@"
     echo "demo finished: see results/ (status: results/*/qc/summary.md)" ;;
   test)
     shift || true

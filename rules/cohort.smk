@@ -13,7 +13,7 @@ rule derive_outcome:
         flow=L.cohort("flow.json"),
     params:
         columns=lambda wc, input: f"--columns {input.columns}" if input.columns else "",
-        salt=SALT,
+        salt_id=SALT_ID,
     conda:
         "../envs/stats.yaml"
     log:
@@ -22,7 +22,7 @@ rule derive_outcome:
         L.benchmark("derive_outcome"),
     shell:
         "hccer --log {log} outcome --clinical {input.clinical} {params.columns} "
-        "--study {input.study} --salt {params.salt} --out {output.table} --flow {output.flow}"
+        "--study {input.study} --out {output.table} --flow {output.flow}"
 
 
 rule split_cohort:
@@ -35,9 +35,8 @@ rule split_cohort:
         folds=L.cohort("folds.json"),
         table=L.cohort("fold_table.tsv"),
     params:
-        dates=lambda wc, input: (
-            f"--clinical {input.clinical} --salt {SALT}" if input.clinical else ""
-        ),
+        dates=lambda wc, input: f"--clinical {input.clinical}" if input.clinical else "",
+        salt_id=SALT_ID,
         seed=SEED,
     conda:
         "../envs/stats.yaml"

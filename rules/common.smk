@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from hccer.config import cohort_path_problems, load_study, validate
+from hccer.config import (check_demo_source, check_retired_keys, cohort_path_problems,
+                          load_study, validate)
 from hccer.errors import ConfigError
-from hccer.ids import PATIENT_CODE, pseudonymise
+from hccer.ids import PATIENT_CODE, SALT_ENV, project_salt, pseudonymise, salt_id
 from hccer.paper import rules as paperrules
 from hccer.paper import spec as paperspec
 from hccer.paths import Layout, PrivateLayout, SyntheticLayout
@@ -26,12 +27,19 @@ envvars:
 
 os.environ.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), os.getenv("PATH", "")]))
 
+check_retired_keys(config)
 validate(config, os.path.join(workflow.basedir, "config", "schemas", "config.schema.yaml"), "config")
+check_demo_source(config)
 STUDY = load_study(config, workflow.basedir)
 KEY = STUDY["key"]
 L = Layout(config["results"], KEY)
 PRIV = PrivateLayout(config.get("private", "private"), KEY)
-SALT = config["pseudonym_salt"]
+# The salt reaches the steps through the environment, never a command line or param (both
+# are written to Snakemake's logs and metadata); SALT_ID (a one-way tag) is the param that
+# reruns the pseudonymising steps when it changes.
+SALT = project_salt(config)
+SALT_ID = salt_id(SALT)
+os.environ[SALT_ENV] = SALT
 SEED = int(config["seed"])
 SOURCE = config["data"]["source"]
 REF = STUDY["reference_phase"]
@@ -84,7 +92,7 @@ else:
 PID = {code: pseudonymise(code, SALT) for code in CODES}
 CODE = {pid: code for code, pid in PID.items()}
 if len(CODE) != len(PID):
-    raise ValueError("two patient codes map to the same pseudonym; change pseudonym_salt")
+    raise ValueError("two patient codes map to the same pseudonym; use another salt")
 PIDS = sorted(CODE)
 
 
@@ -232,14 +240,6 @@ def cohort_targets(wildcards):
 
 def patient_dir(pid):
     return f"{DICOM_ROOT}/{CODE[pid]}"
-
-
-def series_of(pid, phase):
-    """Folder and member-file list of the series triage chose for this phase."""
-    from hccer.jsonio import read_json
-
-    status = read_json(L.triage(pid, "status"))
-    return status["series"][status["phases"][phase]]
 
 
 # The IVIM fit (rules/ivim.smk) writes its maps on the DWI phase; the ViT track crops them.

@@ -13,8 +13,10 @@ rule triage_patient:
         manifest=L.triage("{pid}", "manifest"),
         status=L.triage("{pid}", "status"),
     params:
-        folder=lambda wc: patient_dir(wc.pid),
-        code=lambda wc: CODE[wc.pid],
+        # the root, not the patient's folder: the step finds it by pseudonym, so no site code
+        # is on a command line or in Snakemake's metadata
+        root=DICOM_ROOT,
+        salt_id=SALT_ID,
         masks=MASK_SHEET,
         # not on the command line: changes when this patient's DICOM, masks or override do
         supplied=supplied_digest,
@@ -33,8 +35,8 @@ rule triage_patient:
     group:
         "patient_ingest"
     shell:
-        "hccer --log {log} triage --patient-dir {params.folder} --patient {wildcards.pid} "
-        "--study {input.study} --masks {params.masks} --patient-code {params.code} "
+        "hccer --log {log} triage --dicom-root {params.root} --patient {wildcards.pid} "
+        "--study {input.study} --masks {params.masks} "
         "{params.override} {params.gaps} --out-manifest {output.manifest} "
         "--out-status {output.status}"
 
@@ -68,7 +70,7 @@ rule convert_series:
             else {}
         ),
     params:
-        folder=lambda wc: f"{patient_dir(wc.pid)}/{series_of(wc.pid, wc.phase)['folder']}",
+        root=DICOM_ROOT,
         gaps=GAPS,
     conda:
         "../envs/imaging.yaml"
@@ -79,6 +81,7 @@ rule convert_series:
     group:
         "patient_convert"
     shell:
-        "hccer --log {log} convert {params.folder} {output.image} --from-status {input.status} "
+        "hccer --log {log} convert --dicom-root {params.root} {output.image} "
+        "--from-status {input.status} "
         "--phase {wildcards.phase} --patient {wildcards.pid} --sidecar {output.sidecar} "
         "{params.gaps}"

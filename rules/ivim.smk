@@ -34,10 +34,10 @@ if STUDY["modality"] == "DWI":
                 labels={"patient": "{pid}"},
             ),
         params:
-            mask=lambda wc: mask_path(wc.pid, IVIM_PHASE, "r1"),
-            mask2=lambda wc: (
-                f"--mask2 {mask_path(wc.pid, IVIM_PHASE, 'r2')}" if "r2" in READERS else ""
-            ),
+            # found by the step from the sheet and the pseudonym (a site's path holds its code)
+            mask_of=f"{MASK_SHEET} {DICOM_ROOT} {IVIM_PHASE}",
+            readers=" ".join(READERS),
+            salt_id=SALT_ID,
             prefix=lambda wc: IVIM_PREFIX.format(pid=wc.pid),
         threads: 1
         resources:
@@ -51,7 +51,7 @@ if STUDY["modality"] == "DWI":
             L.benchmark("fit_ivim", "{pid}")
         shell:
             "hccer --log {log} ivim fit --dwi {input.dwi} --bval {input.bval} "
-            "--mask {params.mask} {params.mask2} --study {input.study} "
+            "--mask-of {params.mask_of} --readers {params.readers} --study {input.study} "
             "--out-prefix {params.prefix} --stats {output.stats} --figure {output.png} "
             "--patient {wildcards.pid}"
 

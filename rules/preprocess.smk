@@ -31,7 +31,9 @@ rule resample_mask:
     output:
         L.deriv("{pid}", phase="{phase}", reader="{reader}", desc="resampled", suffix="mask"),
     params:
-        mask=lambda wc: mask_path(wc.pid, wc.phase, wc.reader),
+        # found by the step from the sheet and the pseudonym: a site's mask path holds its code
+        mask_of=f"{MASK_SHEET} {DICOM_ROOT}",
+        salt_id=SALT_ID,
         spacing=SPACING,
     conda:
         "../envs/imaging.yaml"
@@ -42,8 +44,9 @@ rule resample_mask:
     group:
         "patient_preprocess"
     shell:
-        "hccer --log {log} resample --image {params.mask} --out {output} --spacing {params.spacing} "
-        "--interp label --patient {wildcards.pid}"
+        "hccer --log {log} resample --mask-of {params.mask_of} {wildcards.phase} "
+        "{wildcards.reader} --out {output} --spacing {params.spacing} --interp label "
+        "--patient {wildcards.pid}"
 
 
 if STUDY["modality"] == "DWI":

@@ -4,6 +4,7 @@
 
 import copy
 
+from hccer.config import demo_settings
 from hccer.report.provenance import public_config
 
 # REPORT_TARGETS (the files below) is in common.smk, with the other target lists.
@@ -61,6 +62,7 @@ if PUBLISHED:
         params:
             source=SOURCE,
             seed=SEED,
+            demo=",".join(sorted(demo_settings(config))),
             ledger=lambda wc, input: f"--ledger {input.ledger}" if input.ledger else "",
             synthetic=lambda wc, input: f"--synthetic {input.synthetic}" if input.synthetic else "",
             # read by the caption
@@ -77,7 +79,8 @@ if PUBLISHED:
             "hccer --log {log} report comparison --study {input.study} "
             "--published {input.published} {params.ledger} --folds {input.folds} "
             "--flow {input.flow} --source {params.source} {params.synthetic} "
-            "--seed {params.seed} --out {output.md} --table {output.tsv}"
+            "--seed {params.seed} --demo-settings '{params.demo}' --out {output.md} "
+            "--table {output.tsv}"
 
 
 rule record_provenance:

@@ -9,6 +9,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# The demo's settings (small crops and networks) under each test's own tiny overrides: what the
+# workflow tests ran with when these were config/config.yaml's defaults.
+DEMO = ["--configfile", str(ROOT / "config" / "demo.yaml")]
 
 
 def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1800) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -137,32 +138,120 @@ def test_an_experiments_lr_from_the_command_line_is_a_number(cfg, project_root):
     assert exp["lr"] == 0.05 and exp["epochs"] == 2
 
 
-def test_overrides_apply_to_their_study_only(cfg, project_root):
+def test_demo_settings_apply_to_their_study_only(cfg, project_root):
     c = copy.deepcopy(cfg)
-    c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": 2}}}
+    c["demo"] = {"ct_3dcnn": {"split": {"inner_folds": 2}}}
     c["study_overrides"] = {"outcome": {"min_followup_days": 700}}
     ct = load_study(dict(c, study="ct_3dcnn"), project_root)
     assert ct["split"]["inner_folds"] == 2 and ct["outcome"]["min_followup_days"] == 700
     iv = load_study(dict(c, study="ivim_vit"), project_root)
     assert iv["split"]["inner_folds"] == 5
-    c["overrides_by_study"] = {"ct_3dcnn": {"split": {"inner_folds": "two"}}}
-    with pytest.raises(ConfigError, match="with overrides"):
+    c["demo"] = {"ct_3dcnn": {"split": {"inner_folds": "two"}}}
+    with pytest.raises(ConfigError, match="with demo settings"):
         load_study(dict(c, study="ct_3dcnn"), project_root)
 
 
+def demo_config(project_root):
+    from hccer.config import merged_config
+
+    return merged_config([project_root / "config" / "demo.yaml"], project_root)
+
+
 def test_demo_config_shrinks_every_deep_preset(cfg, project_root):
-    """The default config is the demo: every preset that trains networks gets smaller crops
-    and at most 40 epochs from it, else `--config study=<key>` trains at paper size for hours."""
+    """config/demo.yaml gives every preset that trains networks smaller crops and at most 40
+    epochs, else `bash bootstrap.sh demo --config study=<key>` trains at paper size for hours."""
     import math
 
-    paper = dict(cfg, overrides_by_study=None)
+    demo_cfg = demo_config(project_root)
+    assert demo_cfg["data"]["source"] == "synthetic"
     for path in sorted((project_root / "config" / "studies").glob("*.yaml")):
-        demo = load_study(dict(cfg, study=path.stem), project_root)
+        demo = load_study(dict(demo_cfg, study=path.stem), project_root)
         if not demo.get("deep"):
             continue
-        full = load_study(dict(paper, study=path.stem), project_root)
+        full = load_study(dict(cfg, study=path.stem), project_root)
         assert math.prod(demo["crop"]["size"]) < math.prod(full["crop"]["size"]), path.stem
         assert int(demo["deep"]["defaults"]["epochs"]) <= 40, path.stem
+
+
+def test_a_cohort_config_naming_data_study_and_salt_gets_the_presets_own_settings(
+        cfg, project_root, tmp_path):
+    """The default config carries no demo block: a user's file that names only its data, the
+    study and a salt file trains what the preset says, merged as Snakemake merges it."""
+    from hccer.config import demo_settings, merged_config
+    from snakemake.utils import update_config
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump({
+        "study": "cemri_dlrcr", "pseudonym_salt_file": "private/salt",
+        "data": {"source": "cohort", "cohort": {"dicom_root": "d", "clinical": "c.csv",
+                                                "masks": "m.tsv"}}}))
+    merged = merged_config([mine], project_root)
+    expected = copy.deepcopy(cfg)
+    update_config(expected, yaml.safe_load(mine.read_text()))
+    assert merged == expected                     # the merge Snakemake does
+    assert "demo" not in merged and demo_settings(merged) == {}
+    study = load_study(merged, project_root)
+    preset = yaml.safe_load((project_root / "config" / "studies" / "cemri_dlrcr.yaml").read_text())
+    assert study["crop"] == preset["crop"] and study["deep"] == preset["deep"]
+    assert study["radiomics"]["params"] == preset["radiomics"]["params"]
+
+
+def test_demo_settings_are_refused_for_a_cohort(project_root):
+    from hccer.config import check_demo_source
+
+    c = demo_config(project_root)
+    check_demo_source(c)                          # the twin: fine
+    c["data"]["source"] = "cohort"
+    with pytest.raises(ConfigError, match="demo block .* is for the synthetic twin only"):
+        check_demo_source(c)
+
+
+def test_retired_keys_say_what_replaces_them(cfg):
+    from hccer.config import check_retired_keys
+
+    check_retired_keys(cfg)
+    with pytest.raises(ConfigError, match="pseudonym_salt: .*pseudonym_salt_file"):
+        check_retired_keys(dict(cfg, pseudonym_salt="x" * 20))
+    with pytest.raises(ConfigError, match="overrides_by_study: .*config/demo.yaml"):
+        check_retired_keys(dict(cfg, overrides_by_study={}))
+
+
+def test_salt_comes_from_a_file_and_public_or_weak_ones_are_refused(cfg, tmp_path, monkeypatch):
+    from hccer.errors import InputError
+    from hccer.ids import SALT_ENV, TWIN_SALT, project_salt, salt_from_env, salt_id
+
+    assert project_salt(cfg) == TWIN_SALT         # the twin without a file: its public salt
+    cohort = copy.deepcopy(cfg)
+    cohort["data"]["source"] = "cohort"
+    with pytest.raises(ConfigError, match="pseudonym_salt_file is not set"):
+        project_salt(cohort)
+    f = tmp_path / "salt"
+    cohort["pseudonym_salt_file"] = str(f)
+    with pytest.raises(ConfigError, match="does not exist; make one with"):
+        project_salt(cohort)
+    for bad, why in (("short", "holds 5 characters"), (TWIN_SALT, "public demo salt")):
+        f.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=why) as err:
+            project_salt(cohort)
+        assert bad not in str(err.value)          # the message never quotes the salt
+    f.write_text("  a-long-enough-secret-salt \n")
+    assert project_salt(cohort) == "a-long-enough-secret-salt"
+    # steps read it from the environment; the tag differs per salt and does not contain it
+    monkeypatch.delenv(SALT_ENV, raising=False)
+    with pytest.raises(InputError, match=SALT_ENV):
+        salt_from_env()
+    monkeypatch.setenv(SALT_ENV, "a-long-enough-secret-salt")
+    assert salt_from_env() == "a-long-enough-secret-salt"
+    assert salt_id("a-long-enough-secret-salt") != salt_id("another-long-secret-salt")
+    assert len(salt_id("s" * 20)) == 12 and "s" * 5 not in salt_id("s" * 20)
+
+
+def test_settings_statement_says_whether_demo_settings_were_in_force():
+    from hccer.config import settings_statement
+
+    assert settings_statement({"deep": {}, "crop": {}}).startswith(
+        "Demo settings were in force (config/demo.yaml: crop, deep")
+    assert "no demo settings" in settings_statement({})
 
 
 def test_old_sheets_name_the_patient_code_patient_id(caplog):
@@ -178,29 +267,91 @@ def test_old_sheets_name_the_patient_code_patient_id(caplog):
         code_column_renames(["patient_id", "patient_code"], "masks.tsv")
 
 
+def _cohort_file(tmp_path, cfg, **paths) -> Path:
+    """A user's config file as the README says to write it: study, data, salt file."""
+    salt = tmp_path / "salt"
+    salt.write_text("check-config-test-salt-0a9\n")
+    path = tmp_path / "cohort.yaml"
+    path.write_text(yaml.safe_dump({"study": cfg["study"], "pseudonym_salt_file": str(salt),
+                                    "data": {"source": "cohort", "cohort": paths}}))
+    return path
+
+
 def test_check_config_names_every_missing_cohort_input(cfg, project_root, tmp_path, capfd):
     from hccer.cli import main
 
     (tmp_path / "dicom" / "SITE01").mkdir(parents=True)
+    path = _cohort_file(tmp_path, cfg, dicom_root=str(tmp_path / "dicom"),
+                        clinical=str(tmp_path / "clinical.csv"), masks=str(tmp_path / "masks.tsv"),
+                        manifest_override=str(tmp_path / "override.tsv"))
     (tmp_path / "clinical.csv").write_text("patient_code\n")
-    c = copy.deepcopy(cfg)
-    c["data"]["source"] = "cohort"
-    c["data"]["cohort"].update(dicom_root=str(tmp_path / "dicom"),
-                               clinical=str(tmp_path / "clinical.csv"),
-                               masks=str(tmp_path / "masks.tsv"),
-                               manifest_override=str(tmp_path / "override.tsv"))
-    path = tmp_path / "cohort.yaml"
-    path.write_text(yaml.safe_dump(c))
     assert main(["check-config", str(path), "--root", str(project_root)]) == 2
     err = capfd.readouterr().err
     assert f"data.cohort.masks: {tmp_path / 'masks.tsv'} is not a file" in err
     assert "data.cohort.manifest_override" in err and "dicom_root" not in err
-    (tmp_path / "masks.tsv").write_text("")
-    (tmp_path / "override.tsv").write_text("")
-    assert main(["check-config", str(path), "--root", str(project_root)]) == 0
     (tmp_path / "dicom" / "SITE01").rmdir()
     assert main(["check-config", str(path), "--root", str(project_root)]) == 2
     assert "holds no patient folder" in capfd.readouterr().err
+
+
+def test_check_config_opens_every_cohort_file_and_lists_every_problem(cfg, project_root,
+                                                                       tmp_path, capfd):
+    """A broken export: one problem per patient, all listed in one run, each with the
+    patient's code, its pseudonym and the file."""
+    from hccer.cli import main
+    from hccer.ids import pseudonymise
+
+    twin = tmp_path / "twin"
+    assert main(["synth", "--preset", "phase_attention", "--n", "5", "--matrix", "64",
+                 "--seed", "3", "--out", str(twin)]) == 0
+    codes = sorted(p.name for p in (twin / "dicom").iterdir())
+    path = _cohort_file(tmp_path, cfg, dicom_root=str(twin / "dicom"),
+                        clinical=str(twin / "clinical.csv"), masks=str(twin / "masks.tsv"),
+                        columns=str(twin / "clinical_columns.json"))
+    assert main(["check-config", str(path), "--root", str(project_root)]) == 0
+    capfd.readouterr()
+    # break one input of each of four patients, and add a sheet row for a missing folder
+    masks = (twin / "masks.tsv").read_text().splitlines()
+    (twin / [ln for ln in masks if ln.startswith(codes[0])][0].split("\t")[3]).unlink()
+    (twin / "masks.tsv").write_text("\n".join(ln for ln in masks if not (
+        ln.startswith(codes[1]) and "\tART\t" in ln)) + "\n")
+    sheet = pd.read_csv(twin / "clinical.csv", dtype=str)
+    sheet.loc[sheet.patient_code == codes[2], "age_years"] = "sixty"
+    sheet = pd.concat([sheet, sheet.iloc[[0]].assign(patient_code="NOFOLDER9")])
+    sheet.to_csv(twin / "clinical.csv", index=False)
+    for f in (twin / "dicom" / codes[3]).rglob("*"):
+        if f.is_file():
+            f.unlink()
+    assert main(["check-config", str(path), "--root", str(project_root)]) == 2
+    err = capfd.readouterr().err
+    salt = (tmp_path / "salt").read_text().strip()
+
+    def who(code):
+        return f"patient {code} ({pseudonymise(code, salt)})"
+
+    assert f"{who(codes[0])}, masks.tsv line" in err and "does not exist" in err
+    assert f"{who(codes[1])}, masks.tsv: no mask listed for phase ART" in err
+    assert f"{who(codes[2])}, clinical.csv: age_years" in err
+    assert f"{who(codes[3])}: DICOM folder" in err and "holds no file" in err
+    assert f"{who('NOFOLDER9')}, clinical.csv: a row but no DICOM folder" in err
+    assert "5 problem(s)" in err, err
+
+
+def test_check_config_checks_the_merged_config(project_root, tmp_path, capfd):
+    """A partial file is checked as the workflow merges it; demo settings over a cohort and a
+    missing salt are named together."""
+    from hccer.cli import main
+
+    part = tmp_path / "part.yaml"
+    part.write_text("study: ivim_vit\n")
+    assert main(["check-config", str(part), "--root", str(project_root)]) == 0
+    assert "study ivim_vit" in capfd.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"data": {"source": "cohort"}}))
+    assert main(["check-config", str(project_root / "config" / "demo.yaml"), str(bad),
+                 "--root", str(project_root)]) == 2
+    err = capfd.readouterr().err
+    assert "demo block" in err and "pseudonym_salt_file is not set" in err
 
 
 def test_mask_rows_for_no_patient_are_listed_by_line(tmp_path):

@@ -3,6 +3,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from hccer.cohort.outcome import OutcomePolicy, check_sheet, derive_outcome, flow_counts
+from hccer.ids import SALT_ENV
+
+
+@pytest.fixture(autouse=True)
+def salt(monkeypatch):
+    """The workflow passes the salt in the environment, never on the command line."""
+    monkeypatch.setenv(SALT_ENV, "s" * 16)
 
 POLICY = OutcomePolicy(horizon_days=365, min_followup_days=365)
 
@@ -79,7 +86,7 @@ def test_outcome_cli_reads_an_old_sheet_the_same_and_says_so(tmp_path, capfd):
         sheet.write_text(f"{column},surgery_date,recurrence_date,last_followup_date\n{rows}")
         out = tmp_path / f"{column}.tsv"
         assert main(["outcome", "--clinical", str(sheet), "--study", str(study),
-                     "--salt", "s" * 16, "--out", str(out),
+                     "--out", str(out),
                      "--flow", str(tmp_path / f"{column}.json")]) == 0
         tables[column] = out.read_text()
     assert tables["patient_code"] == tables["patient_id"] and "A1" not in tables["patient_id"]
@@ -103,7 +110,7 @@ def test_an_unusable_clinical_sheet_is_one_message(tmp_path, capfd, text, messag
     study = Path(__file__).resolve().parents[2] / "config" / "studies" / "ct_3dcnn.yaml"
     sheet = tmp_path / "clinical.csv"
     sheet.write_text(text)
-    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study),
                  "--out", str(tmp_path / "o.tsv"), "--flow", str(tmp_path / "f.json")]) == 2
     err = capfd.readouterr().err
     assert f"file clinical.csv: {message}" in err and "Traceback" not in err
@@ -123,7 +130,7 @@ def test_a_code_with_spaces_is_excluded_by_name_and_a_bad_one_is_an_unusable_row
                      "A2,2015-01-01,,2017-01-01\n"
                      "B 7,2015-01-01,,2017-01-01\n")
     out, flow = tmp_path / "o.tsv", tmp_path / "f.json"
-    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study),
                  "--out", str(out), "--flow", str(flow)]) == 0
     tab = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("patient")
     a1 = tab.loc[pseudonymise("A1", "s" * 16)]
@@ -148,7 +155,7 @@ def test_without_a_dictionary_the_presets_numeric_variables_are_checked(tmp_path
     sheet = tmp_path / "clinical.csv"
     sheet.write_text(f"{head}\nA1,2015-01-01,,2017-01-01,{ok}\nA2,2015-01-01,,2017-01-01,{bad}\n")
     out = tmp_path / "o.tsv"
-    assert main(["outcome", "--clinical", str(sheet), "--study", str(study), "--salt", "s" * 16,
+    assert main(["outcome", "--clinical", str(sheet), "--study", str(study),
                  "--out", str(out), "--flow", str(tmp_path / "f.json")]) == 0
     tab = pd.read_csv(out, sep="\t", keep_default_na=False)
     (a2,) = tab[~tab["included"]].itertuples()

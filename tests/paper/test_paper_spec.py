@@ -26,7 +26,7 @@ def _study(project_root, key, overrides=None, by_study=None):
         "study_overrides": overrides or {},
     }
     if by_study:
-        cfg["overrides_by_study"] = {key: by_study}
+        cfg["demo"] = {key: by_study}
     return load_study(cfg, project_root)
 
 

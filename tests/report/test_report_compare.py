@@ -240,9 +240,15 @@ def test_markdown_names_data_and_reasons(preset):
             "folds": [{"fold": 0, "train": ["a"] * 160, "test": ["b"] * 40}],
         },
     )
+    from hccer.config import settings_statement
+
     md = C.render_markdown(
-        t, C.other_models(ledger, study, study["published"]), study, study["published"], data
+        t, C.other_models(ledger, study, study["published"]), study, study["published"], data,
+        settings_statement({"crop": {}, "deep": {}}),
     )
+    # the first lines say that demo settings were in force
+    assert "Demo settings were in force (config/demo.yaml: crop, deep" in "".join(
+        md.splitlines()[:3])
     assert "n = 220 simulated patients, seed 7" in md and "overall 0.910" in md
     assert "160 training, 40 test patients" in md
     body = [ln for ln in md.splitlines() if ln.startswith("| ") and "`" in ln]

@@ -36,12 +36,6 @@ def test_paper_size_config_gives_the_presets_own_settings(project_root, key):
     )
 
 
-def test_an_empty_mapping_would_not_clear_the_demo_settings(project_root):
-    # why paper_size.yaml sets null: Snakemake merges mappings key by key
-    cfg = merged(project_root, "phase_attention", {"overrides_by_study": {}})
-    assert load_study(cfg, project_root)["crop"]["size"] == [64, 64]
-
-
 @pytest.mark.slow
 def test_paper_size_dry_run_plans_the_paper_cohort(project_root, tmp_path):
     from snakerun import snakemake

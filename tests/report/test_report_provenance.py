@@ -98,7 +98,7 @@ def test_missing_patient_folder_is_named(export):
 
 def test_record_leaves_out_the_salt_and_keeps_seeds(export, tmp_path):
     config = {
-        "overrides_by_study": {"ct_3dcnn": {"crop": {"size": [10, 48, 48]}}, "ivim_vit": {}},
+        "demo": {"ct_3dcnn": {"crop": {"size": [10, 48, 48]}}, "ivim_vit": {}},
         "study": "ct_3dcnn",
         "seed": 5,
         "pseudonym_salt": "very-secret-salt",
@@ -124,7 +124,8 @@ def test_record_leaves_out_the_salt_and_keeps_seeds(export, tmp_path):
         "deep_seeds": [0, 1],
     }
     assert rec["synthetic_twin"]["oracle_auc"] == {"overall": 0.9}
-    assert rec["config"]["overrides_by_study"] == {"ct_3dcnn": {"crop": {"size": [10, 48, 48]}}}
+    assert rec["config"]["demo"] == {"ct_3dcnn": {"crop": {"size": [10, 48, 48]}}}
+    assert rec["demo_settings"] is True and "config/demo.yaml: crop" in rec["settings"]
     assert rec["environment"]["numpy"] and rec["versions"]["numpy"]
     out = tmp_path / "config.yaml"
     P.write_config(str(out), config, str(tmp_path / "log"))

@@ -3,13 +3,14 @@
 import json
 
 import pytest
+from snakerun import DEMO
 
 PRESETS = ["phase_attention", "deep_fusion", "cemri_dlrcr", "ivim_vit", "ct_3dcnn"]
 
 
 def overrides(tmp_path, study, n=8):
     # Own working directory per test: Snakemake locks its working directory.
-    return ["--directory", str(tmp_path), "--config", f"study={study}", f"results={tmp_path}/results",
+    return [*DEMO, "--directory", str(tmp_path), "--config", f"study={study}", f"results={tmp_path}/results",
             f"private={tmp_path}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": n, "seed": 5, "matrix": 96, "root": f"{tmp_path}/synthetic"}})]

@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-import yaml
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,14 +79,17 @@ def test_one_fault_per_patient_each_named_and_the_rest_go_on(run_snakemake, tmp_
         "dicom_root": str(twin / "dicom"), "clinical": str(twin / "clinical.csv"),
         "columns": str(twin / "clinical_columns.json"), "masks": str(twin / "masks.tsv")}}
     root = tmp_path / "results" / STUDY
+    salt_file = tmp_path / "secret" / "salt"
+    salt_file.parent.mkdir()
+    salt_file.write_text("fault-injection-salt-4f1c\n")
     res = run_snakemake(str(root / "cohort" / "screen.tsv"), str(root / "cohort" / "outcome.tsv"),
                         "--cores", "2", "--directory", str(tmp_path), "--config",
                         f"study={STUDY}", f"results={tmp_path}/results",
                         f"private={tmp_path}/private", "data=" + json.dumps(data),
-                        cwd=ROOT, timeout=900)
+                        f"pseudonym_salt_file={salt_file}", cwd=ROOT, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "Traceback" not in res.stdout + res.stderr
-    salt = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["pseudonym_salt"]
+    salt = salt_file.read_text().strip()
     screen = pd.read_csv(root / "cohort" / "screen.tsv", sep="\t", keep_default_na=False)
     outcome = pd.read_csv(root / "cohort" / "outcome.tsv", sep="\t", keep_default_na=False)
     screen, outcome = screen.set_index("patient"), outcome.set_index("patient")
@@ -102,6 +104,12 @@ def test_one_fault_per_patient_each_named_and_the_rest_go_on(run_snakemake, tmp_
     for code in ("CN0001", "CN0010"):                         # intact: included everywhere
         pid = pseudonymise(code, salt)
         assert str(screen.loc[pid, "ok"]) == "True" and str(outcome.loc[pid, "included"]) == "True"
+    # the planted salt is nowhere in the run's tree: results, the private map, every log,
+    # Snakemake's metadata and logs under .snakemake/
+    leaked = [p for p in tmp_path.rglob("*") if p.is_file() and p != salt_file
+              and salt.encode() in p.read_bytes()]
+    assert not leaked, leaked
+    assert (tmp_path / ".snakemake" / "metadata").is_dir()
     # nothing that reaches results names a site code
     for path in root.rglob("*"):
         if path.is_file() and path.suffix in (".tsv", ".json", ".md", ".log"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from snakerun import DEMO
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def test_tiny_cemri_run_trains_every_network(run_snakemake, tmp_path):
     study = "cemri_dlrcr"
     root = tmp_path / "results" / study
     targets = [str(root / "ledger" / "parts" / f"dl_{m}_fold-0_seed-0.csv") for m in MODELS]
-    args = ["--cores", "2", "--directory", str(tmp_path), "--config", f"study={study}",
+    args = ["--cores", "2", *DEMO, "--directory", str(tmp_path), "--config", f"study={study}",
             f"results={tmp_path}/results", f"private={tmp_path}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": 12, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),

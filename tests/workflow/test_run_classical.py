@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from snakerun import DEMO
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ def test_tiny_phase_attention_track(tmp_path):
     root = tmp_path / "results" / study
     targets = [str(root / "ledger" / "parts" / f"{m}_fold-{k}.csv")
                for m in ("radiomics", "clinical") for k in (0, 1)]
-    args = ["--cores", "2", "--directory", str(tmp_path), "--config", f"study={study}",
+    args = ["--cores", "2", *DEMO, "--directory", str(tmp_path), "--config", f"study={study}",
             f"results={tmp_path}/results", f"private={tmp_path}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": 12, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),

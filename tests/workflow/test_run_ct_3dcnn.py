@@ -8,13 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from snakerun import DEMO
 
 pytestmark = pytest.mark.slow
 
 
+# A planted salt (the twin would use its public one without a file): it must appear nowhere in
+# the run's tree.
+PLANTED_SALT = "planted-salt-7c41e0b9a2"
+
+
 def tiny(tmp: Path, study: str, n: int, overrides: dict) -> list[str]:
-    return ["--cores", "2", "--directory", str(tmp), "--config", f"study={study}", f"results={tmp}/results",
-            f"private={tmp}/private",
+    salt = tmp / "secret" / "salt"
+    salt.parent.mkdir(exist_ok=True)
+    salt.write_text(PLANTED_SALT + "\n")
+    return ["--cores", "2", *DEMO, "--directory", str(tmp), "--config", f"study={study}",
+            f"results={tmp}/results", f"private={tmp}/private", f"pseudonym_salt_file={salt}",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": n, "seed": 11, "matrix": 96, "root": f"{tmp}/synthetic"}}),
             "study_overrides=" + json.dumps(overrides)]
@@ -89,6 +98,12 @@ def test_no_identifying_value_reaches_outputs_or_logs(ct_run, ct_report):
             data = path.read_bytes()
             hits += [(str(path), c) for c in canaries if c.encode() in data]
     assert not hits, hits[:5]
+    # the salt: not in results/, the private map, the report, nor Snakemake's logs and
+    # metadata (which record every command line and param)
+    assert (tmp / ".snakemake" / "metadata").is_dir() and (tmp / ".snakemake" / "log").is_dir()
+    leaked = [str(p) for p in tmp.rglob("*") if p.is_file() and p.name != "salt"
+              and PLANTED_SALT.encode() in p.read_bytes()]
+    assert not leaked, leaked[:5]
 
 
 def test_rerun_has_nothing_to_do(ct_run):
@@ -134,7 +149,8 @@ def test_report_has_every_category_and_the_reproduction_files(ct_run, ct_report)
     # front page and captions read the run and the config
     assert "hccer run of study" in html and "10 found" in html
     assert "Youden" in html and "exact binomial" not in html
-    assert "hccer-demo-salt-change-me" not in html
+    assert PLANTED_SALT not in html
+    assert "Demo settings were\nin force" in html or "Demo settings were in force" in html
 
 
 def test_reproduction_outputs(ct_run):
@@ -152,6 +168,7 @@ def test_reproduction_outputs(ct_run):
     assert (table.loc[table.status != "ok", "reason"].str.len() > 10).all()
     assert (table.status == "ok").any()
     md = (root / "comparison.md").read_text()
+    assert md.splitlines()[2].startswith("**Settings.** Demo settings were in force")
     assert "Synthetic twin cohort" in md and "n = 10 simulated patients, seed 11" in md
     assert "Oracle AUC" in md
     tripod = (root / "tripod_ai.md").read_text()
@@ -159,11 +176,11 @@ def test_reproduction_outputs(ct_run):
     for link in set(__import__("re").findall(r"\]\(([^)]+)\)", tripod)):
         assert (root / link).exists(), link
     prov = json.loads((root / "provenance.json").read_text())
-    assert "pseudonym_salt" not in prov["config"]
+    assert prov["demo_settings"] is True and prov["settings"].startswith("Demo settings")
     patients = prov["inputs"]["patients"]
     assert len(patients) == 10 and all(k.startswith("p") for k in patients)
     assert prov["synthetic_twin"]["oracle_auc"]
-    assert "pseudonym_salt" not in (root / "config.yaml").read_text()
+    assert PLANTED_SALT not in (root / "config.yaml").read_text()
     assert "published" not in load_yaml(root / "study.yaml")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from snakerun import DEMO
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,7 @@ def test_tiny_training_run_writes_ledger_rows(run_snakemake, tmp_path, study):
     n, overrides = CASES[study]
 
     def config(over):
-        return ["--directory", str(tmp_path), "--config", f"study={study}",
+        return [*DEMO, "--directory", str(tmp_path), "--config", f"study={study}",
                 f"results={tmp_path}/results", f"private={tmp_path}/private",
                 "data=" + json.dumps({"source": "synthetic", "synthetic": {
                     "n": n, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),

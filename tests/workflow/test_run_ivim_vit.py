@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from snakerun import DEMO
 
 # 16^3 crops, hidden-32 ViTs for one epoch on two inner folds: every rule of the track runs
 VIT_TINY = {"split": {"inner_folds": 2}, "crop": {"size": [16, 16, 16]},
@@ -31,7 +32,7 @@ def test_ivim_track_runs_through_snakemake(project_root, tmp_path):
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     args = [str(bindir / "snakemake"), "-s", str(project_root / "Snakefile"), "--cores", "2",
-            "--directory", str(tmp_path), "--config", "study=ivim_vit", f"results={results}",
+            *DEMO, "--directory", str(tmp_path), "--config", "study=ivim_vit", f"results={results}",
             f"private={tmp_path}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": n, "seed": 11, "matrix": 96, "root": f"{tmp_path}/synthetic"}}),
@@ -103,7 +104,7 @@ def _dry_run(project_root, tmp_path, study):
     bindir = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}")
     args = [str(bindir / "snakemake"), "-s", str(project_root / "Snakefile"), "-n", "--quiet",
-            "rules", "--directory", str(tmp_path), "--config", f"study={study}",
+            "rules", *DEMO, "--directory", str(tmp_path), "--config", f"study={study}",
             f"results={tmp_path}/results", f"private={tmp_path}/private",
             "data=" + json.dumps({"source": "synthetic", "synthetic": {
                 "n": 4, "seed": 5, "matrix": 96, "root": f"{tmp_path}/synthetic"}})]

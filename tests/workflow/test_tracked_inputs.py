@@ -40,9 +40,12 @@ def test_fixing_one_input_reruns_what_reads_it(run_snakemake, tmp_path):
         "manifest_override": str(override)}}
     root = tmp_path / "results" / STUDY
     targets = [str(root / "cohort" / "screen.tsv"), str(root / "cohort" / "outcome.tsv")]
+    salt_file = tmp_path / "secret" / "salt"
+    salt_file.parent.mkdir()
+    salt_file.write_text("tracked-inputs-salt-9e2d\n")
     args = [*targets, "--cores", "2", "--directory", str(tmp_path), "--config",
             f"study={STUDY}", f"results={tmp_path}/results", f"private={tmp_path}/private",
-            "data=" + json.dumps(data)]
+            "data=" + json.dumps(data), f"pseudonym_salt_file={salt_file}"]
     res = run_snakemake(*args, cwd=ROOT, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 

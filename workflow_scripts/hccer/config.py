@@ -76,25 +76,27 @@ def coerce(data, schema: dict, root: dict | None = None):
     return _coerce_scalar(data, types)
 
 
-def validate(data: dict, schema_path: str | Path, what: str) -> dict:
-    """Validate `data` (coerced to schema types; the input is updated in place) and raise
-    ConfigError naming the key and the fix on the first error."""
+def schema_problems(data: dict, schema_path: str | Path, what: str) -> list[str]:
+    """Every schema problem of `data` (coerced to schema types in place), one line each."""
     import jsonschema
 
     schema = load_yaml(schema_path)
     coerced = coerce(data, schema)
     data.clear()
     data.update(coerced)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        if e.validator == "additionalProperties":
-            msg = f"{what}: unknown key(s) under `{_where(e)}`: {e.message}"
-        else:
-            msg = f"{what}: `{_where(e)}`: {e.message}"
-        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(msg + more)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data),
+                    key=lambda e: list(e.absolute_path))
+    return [f"{what}: unknown key(s) under `{_where(e)}`: {e.message}"
+            if e.validator == "additionalProperties" else f"{what}: `{_where(e)}`: {e.message}"
+            for e in errors]
+
+
+def validate(data: dict, schema_path: str | Path, what: str) -> dict:
+    """Validate `data` (coerced to schema types; the input is updated in place) and raise
+    ConfigError naming the key and the fix on the first error."""
+    if problems := schema_problems(data, schema_path, what):
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ConfigError(problems[0] + more)
     return data
 
 
@@ -147,14 +149,68 @@ def deep_merge(base: dict, extra: dict) -> dict:
     return out
 
 
+# Keys an older config held, with what replaces them: refused by name rather than as an
+# unknown key, so a user's old file says what to change.
+RETIRED_KEYS = {
+    "pseudonym_salt": "the salt no longer sits in the config (config files are copied into "
+                      "logs and reports): put it in a file outside results/ and set "
+                      "pseudonym_salt_file to its path",
+    "overrides_by_study": "demo-size settings are the `demo` block of config/demo.yaml and "
+                          "apply only when that file is given (bash bootstrap.sh demo); for "
+                          "changes to a real study use study_overrides",
+}
+
+
+def check_retired_keys(config: dict) -> None:
+    if found := [k for k in RETIRED_KEYS if k in config]:
+        raise ConfigError("; ".join(f"config key {k}: {RETIRED_KEYS[k]}" for k in found))
+
+
+def demo_settings(config: dict) -> dict:
+    """The demo-size settings in force for the config's study ({} unless config/demo.yaml,
+    or another file with a `demo` block for this study, was given)."""
+    return (config.get("demo") or {}).get(config["study"]) or {}
+
+
+def settings_statement(demo: dict | None) -> str:
+    """One sentence for the first lines of comparison.md, provenance.json and the report:
+    whether demo settings were in force (`demo` = the study's demo block, or empty)."""
+    if demo:
+        return ("Demo settings were in force (config/demo.yaml: " + ", ".join(sorted(demo))
+                + " of the preset shrunk for a minutes-long run); these numbers test the "
+                "pipeline, not the paper's models.")
+    return "The study preset's own settings were in force (no demo settings)."
+
+
+def check_demo_source(config: dict) -> None:
+    """Demo settings shrink networks and crops below what any study needs: they are refused
+    for a site's cohort, so a real analysis can never run with them."""
+    if demo_settings(config) and config["data"]["source"] == "cohort":
+        raise ConfigError(
+            "the demo block (config/demo.yaml) is for the synthetic twin only; a cohort "
+            "(data.source: cohort) runs the study preset's own settings: leave out "
+            "config/demo.yaml, and change single settings with study_overrides")
+
+
+def merged_config(files: list[str | Path], root: str | Path) -> dict:
+    """The config a run uses: config/config.yaml, then each file merged over it key by key
+    (as Snakemake merges --configfile files over the Snakefile's configfile)."""
+    config = load_yaml(Path(root) / "config" / "config.yaml")
+    for f in files:
+        if Path(f).resolve() != (Path(root) / "config" / "config.yaml").resolve():
+            config = deep_merge(config, load_yaml(f))
+    return config
+
+
 def load_study(config: dict, root: str | Path) -> dict:
-    """The study preset with `study_overrides` from the config merged in, validated."""
+    """The study preset with the demo settings (when in force) and then `study_overrides`
+    merged in, validated."""
     root = Path(root)
     path = root / "config" / "studies" / f"{config['study']}.yaml"
-    by_study = (config.get("overrides_by_study") or {}).get(config["study"]) or {}
+    by_study = demo_settings(config)
     raw = deep_merge(deep_merge(load_yaml(path), by_study), config.get("study_overrides") or {})
-    what = f"study preset {path.name}" + (" with overrides" if
-                                            by_study or config.get("study_overrides") else "")
+    what = f"study preset {path.name}" + (" with demo settings" if by_study else "") + (
+        " with study_overrides" if config.get("study_overrides") else "")
     study = validate(raw, root / "config" / "schemas" / "study.schema.yaml", what)
     check_cross_fields(config, study)
     return study

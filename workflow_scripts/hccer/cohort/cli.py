@@ -13,10 +13,10 @@ log = logging.getLogger(__name__)
 def register(sub) -> None:
     p = sub.add_parser("outcome", help="derive the ER label and survival columns from follow-up",
                        description="Read the clinical sheet, check every value, derive ER at the "
-                       "study horizon and write a pseudonymised cohort table (no dates).")
+                       "study horizon and write a pseudonymised cohort table (no dates). The salt is read "
+                       "from the environment variable HCCER_PSEUDONYM_SALT.")
     p.add_argument("--clinical", required=True, help="clinical CSV (patient_code, dates, variables)")
     p.add_argument("--study", required=True, help="study preset YAML")
-    p.add_argument("--salt", required=True, help="pseudonymisation salt (config)")
     p.add_argument("--columns", help="column dictionary JSON (types, units, levels)")
     p.add_argument("--out", required=True, help="cohort table TSV")
     p.add_argument("--flow", required=True, help="flow counts JSON")
@@ -28,7 +28,6 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--include", help="TSV with a `patient` column: only these are split")
     p.add_argument("--clinical", help="clinical CSV, needed for split by surgery date")
-    p.add_argument("--salt", help="pseudonymisation salt, with --clinical")
     p.add_argument("--out", required=True, help="folds.json")
     p.add_argument("--table", help="fold distribution TSV")
     p.set_defaults(func=_split)
@@ -45,39 +44,16 @@ def register(sub) -> None:
     p.set_defaults(func=_status)
 
 
-def _read_sheet(path: str):
-    import pandas as pd
-
-    from hccer.errors import InputError, delimiter_hint
-    from hccer.ids import PATIENT_CODE, code_column_renames
-
-    name = Path(path).name
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-    except pd.errors.EmptyDataError:
-        raise InputError("the clinical sheet is empty (no header, no rows)", file=name) from None
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the clinical sheet: {exc}", file=name) from None
-    df = df.rename(columns=code_column_renames(df.columns, name))
-    if PATIENT_CODE not in df.columns:
-        hint = delimiter_hint(list(df.columns), "comma")
-        if hint:
-            raise InputError(f"the clinical sheet lacks a {PATIENT_CODE} column{hint}", file=name)
-    if df.empty:
-        raise InputError("the clinical sheet has a header but no patient rows", file=name)
-    return df
-
-
 def _outcome(args) -> int:
     import pandas as pd
 
     from hccer.cohort import clinical, outcome
     from hccer.errors import InputError
-    from hccer.ids import PATIENT_CODE, check_patient_code, pseudonymise
+    from hccer.ids import PATIENT_CODE, check_patient_code, pseudonymise, salt_from_env
     from hccer.jsonio import read_json, write_json, write_text
 
     study = load_view(args.study, "outcome")
-    df = _read_sheet(args.clinical)
+    df = clinical.read_sheet(args.clinical)
     sheet_problems = outcome.check_sheet(df, Path(args.clinical).name)
     fatal = [p for p in sheet_problems if p["patient"] is None and "lacks required" in p["reason"]]
     if fatal:
@@ -120,7 +96,8 @@ def _outcome(args) -> int:
                  "reason": "; ".join(reasons)} for key, reasons in by_key.items()]
     if rejected:
         merged = pd.concat([merged, pd.DataFrame(rejected)], ignore_index=True)
-    merged.insert(0, "patient", [pseudonymise(c, args.salt) for c in merged[PATIENT_CODE]])
+    salt = salt_from_env()
+    merged.insert(0, "patient", [pseudonymise(c, salt) for c in merged[PATIENT_CODE]])
     merged = merged.drop(columns=PATIENT_CODE).sort_values("patient")
     write_text(args.out, merged.to_csv(sep="\t", index=False))
     flow = outcome.flow_counts(res)
@@ -140,7 +117,7 @@ def _split(args) -> int:
 
     from hccer.cohort.split import fold_table, make_split
     from hccer.errors import InputError
-    from hccer.ids import PATIENT_CODE, pseudonymise
+    from hccer.ids import PATIENT_CODE, pseudonymise, salt_from_env
     from hccer.jsonio import write_json, write_text
 
     study = load_view(args.study, "split")
@@ -154,10 +131,13 @@ def _split(args) -> int:
         tab = tab[tab["patient"].isin(keep)]
     spec = study["split"]
     if spec["method"] == "holdout_date":
-        if not (args.clinical and args.salt):
-            raise InputError("a split by surgery date needs --clinical and --salt")
-        sheet = _read_sheet(args.clinical)
-        dates = {pseudonymise(c, args.salt): d
+        if not args.clinical:
+            raise InputError("a split by surgery date needs --clinical")
+        from hccer.cohort import clinical
+
+        sheet = clinical.read_sheet(args.clinical)
+        salt = salt_from_env()
+        dates = {pseudonymise(c, salt): d
                  for c, d in zip(sheet[PATIENT_CODE], sheet["surgery_date"], strict=True)}
         tab = tab.assign(surgery_date=tab["patient"].map(dates))
     if len(tab) == 0:

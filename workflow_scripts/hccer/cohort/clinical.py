@@ -7,9 +7,35 @@ binary, ordinal) are accepted so a dictionary exported from another tool reads a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from hccer.ids import OLD_PATIENT_CODE, PATIENT_CODE
+
+
+def read_sheet(path: str | Path) -> pd.DataFrame:
+    """The clinical sheet as strings (blank cells NaN); an unreadable, empty or mis-separated
+    sheet is one InputError naming the file."""
+    from hccer.errors import InputError, delimiter_hint
+    from hccer.ids import code_column_renames
+
+    name = Path(path).name
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise InputError("the clinical sheet is empty (no header, no rows)", file=name) from None
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the clinical sheet: {exc}", file=name) from None
+    df = df.rename(columns=code_column_renames(df.columns, name))
+    if PATIENT_CODE not in df.columns:
+        hint = delimiter_hint(list(df.columns), "comma")
+        if hint:
+            raise InputError(f"the clinical sheet lacks a {PATIENT_CODE} column{hint}", file=name)
+    if df.empty:
+        raise InputError("the clinical sheet has a header but no patient rows", file=name)
+    return df
+
 
 NUMERIC = {"numeric", "continuous", "integer", "int", "float", "count"}
 CATEGORICAL = {"categorical", "binary", "ordinal", "category", "boolean", "bool"}

@@ -29,18 +29,25 @@ required phase is missing or a required mask is bad.
 
 
 def run_triage(args: argparse.Namespace) -> int:
+    from hccer.errors import ConfigError
+    from hccer.ingest.sources import patient_code
     from hccer.ingest.triage import manifest_text, triage_patient
     from hccer.jsonio import write_json, write_text
-
-    if args.masks and not args.patient_code:
-        from hccer.errors import ConfigError
-
-        raise ConfigError("--masks needs --patient-code (the patient's code in the mask sheet)")
     from hccer.study import load_view
 
+    if bool(args.patient_dir) == bool(args.dicom_root):
+        raise ConfigError("give --dicom-root (the workflow) or --patient-dir, not both")
+    if args.dicom_root:
+        code = patient_code(args.dicom_root, args.patient)
+        folder = Path(args.dicom_root) / code
+    else:
+        code, folder = args.patient_code, args.patient_dir
+    if args.masks and not code:
+        raise ConfigError("--masks with --patient-dir needs --patient-code (the patient's code "
+                          "in the mask sheet)")
     study = load_view(args.study, "core")
-    rows, status = triage_patient(args.patient_dir, args.patient, study, masks=args.masks,
-                                  patient_code=args.patient_code, override=args.override,
+    rows, status = triage_patient(folder, args.patient, study, masks=args.masks,
+                                  patient_code=code, override=args.override,
                                   allow_missing_slices=args.allow_missing_slices)
     write_text(args.out_manifest, manifest_text(rows))
     write_json(args.out_status, status)
@@ -77,9 +84,12 @@ def run_convert(args: argparse.Namespace) -> int:
     from hccer.ingest.triage import safe_provenance
     from hccer.jsonio import read_json, write_json
 
-    series_dir = Path(args.series_dir)
+    if bool(args.series_dir) == bool(args.dicom_root):
+        raise InputError("give the series folder or --dicom-root with --from-status, not both")
     try:
+        series_dir = Path(args.series_dir) if args.series_dir else None
         names = None
+        frames = None                  # {file: frame indices}: a series in enhanced files
         skipped: list = []
         if args.from_status:
             if not args.phase:
@@ -90,6 +100,13 @@ def run_convert(args: argparse.Namespace) -> int:
                 raise InputError(f"triage chose no series for phase {args.phase}",
                                  file=Path(args.from_status).name)
             args.files, args.series_key = args.from_status, key
+            if args.dicom_root:
+                from hccer.ingest.sources import patient_folder
+
+                series_dir = patient_folder(args.dicom_root, args.patient) / status[
+                    "series"][key]["folder"]
+        if series_dir is None:
+            raise InputError("--dicom-root needs --from-status, --phase and --patient")
         if args.files:
             listing = read_json(args.files)
             if isinstance(listing, dict):
@@ -101,6 +118,7 @@ def run_convert(args: argparse.Namespace) -> int:
                     raise InputError(f"series {args.series_key} is not listed",
                                      file=Path(args.files).name)
                 names = entry["files"]
+                frames = entry.get("frames")
             else:
                 names = list(listing)
             files = list_series_files(series_dir, names)
@@ -116,12 +134,13 @@ def run_convert(args: argparse.Namespace) -> int:
                     "STATUS.json --series-key K from `hccer triage`")
             files = [h.path for h in groups[0]["headers"]] if groups else list_series_files(
                 series_dir)
-        image, meta = read_series(files, patient=args.patient,
+        image, meta = read_series(files, patient=args.patient, frames=frames,
                                   allow_missing=args.allow_missing_slices)
         meta["skipped_files"] += len(skipped)
     except InputError as exc:
         raise InputError(exc.reason, patient=args.patient or exc.patient,
-                         file=_relative(exc.file, series_dir)) from exc
+                         file=_relative(exc.file, series_dir) if series_dir else exc.file
+                         ) from exc
     written = write_nifti(image, meta, args.out)
     if args.sidecar:
         write_json(args.sidecar, {**meta, "patient": args.patient, "series_key": args.series_key,
@@ -140,7 +159,10 @@ def register(subparsers) -> None:
         description="Scan a patient's DICOM folder (headers only), group slices into series, "
                     "classify them into the study preset's phases and check the masks.",
         epilog=TRIAGE_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--patient-dir", required=True, help="the patient's DICOM folder")
+    p.add_argument("--dicom-root", help="one folder per patient: the patient's is found by its "
+                   "pseudonym (salt from the environment; the workflow's way, so that no site "
+                   "code is on the command line)")
+    p.add_argument("--patient-dir", help="the patient's DICOM folder (by hand)")
     p.add_argument("--patient", required=True, help="pseudonym used in every output")
     p.add_argument("--study", required=True, help="study preset YAML (config/studies/<key>.yaml)")
     p.add_argument("--masks", help="mask sheet TSV (patient_code, phase, reader, path)")
@@ -157,7 +179,7 @@ def register(subparsers) -> None:
         description="Convert one series folder (or the listed files of a split series) to "
                     "NIfTI: slices ordered along the normal, HU/real values, tilt and uneven "
                     "spacing resampled onto a regular grid with a warning; DWI gives 4D + .bval.")
-    c.add_argument("series_dir", help="folder of the series")
+    c.add_argument("series_dir", nargs="?", help="folder of the series (or --dicom-root)")
     c.add_argument("out", help="output .nii.gz")
     c.add_argument("--files", help="JSON: a list of files relative to series_dir, or a triage "
                                    "status (then --series-key picks the series)")
@@ -165,6 +187,8 @@ def register(subparsers) -> None:
     c.add_argument("--from-status", help="triage status JSON: convert the series it chose for "
                                          "--phase (same as --files STATUS --series-key K)")
     c.add_argument("--phase", help="phase to convert, with --from-status")
+    c.add_argument("--dicom-root", help="instead of the series folder: the DICOM root, with "
+                   "--from-status, --phase and --patient (the pseudonym finds the folder)")
     c.add_argument("--allow-missing-slices", action="store_true",
                    help="interpolate across slices missing from the stack")
     c.add_argument("--sidecar", help="write conversion metadata JSON here")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+
+from hccer.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +26,12 @@ def register(subparsers) -> None:
     f = sub.add_parser("fit", help="fit one patient's 4D DWI; write maps, VOI stats, figure")
     f.add_argument("--dwi", required=True, help="4D DWI NIfTI (one volume per b-value)")
     f.add_argument("--bval", help="b-values file (default: the .bval next to --dwi)")
-    f.add_argument("--mask", required=True, help="reader-1 tumour VOI on the DWI grid")
+    f.add_argument("--mask", help="reader-1 tumour VOI on the DWI grid")
     f.add_argument("--mask2", help="reader-2 tumour VOI (inter-reader ICC)")
+    f.add_argument("--mask-of", nargs=3, metavar=("SHEET", "DICOM_ROOT", "PHASE"),
+                   help="instead of --mask/--mask2: the masks SHEET lists for --patient (found "
+                   "by its pseudonym under DICOM_ROOT) and PHASE; readers from --readers")
+    f.add_argument("--readers", nargs="+", default=["r1"], help="with --mask-of (default r1)")
     f.add_argument("--out-prefix", required=True,
                    help="maps go to PREFIX_desc-{ADC,D,Dstar,f}_map.nii.gz and "
                         "PREFIX_desc-fitstatus_mask.nii.gz")
@@ -49,7 +56,6 @@ def register(subparsers) -> None:
 
 
 def _settings(args) -> dict:
-    from hccer.errors import ConfigError
 
     settings: dict = {}
     if args.study:
@@ -79,9 +85,19 @@ def _fit(args) -> int:
     bval_path = args.bval or M.default_bval_path(args.dwi)
     b = M.read_bval(bval_path, args.patient)
     dwi, ref = M.load_dwi(args.dwi, b, args.patient)
-    masks = {"r1": M.load_mask(args.mask, ref, args.patient)}
-    if args.mask2:
-        masks["r2"] = M.load_mask(args.mask2, ref, args.patient)
+    if args.mask_of:
+        from hccer.ingest.sources import mask_file
+
+        sheet, root, phase = args.mask_of
+        masks = {r: M.load_mask(mask_file(sheet, root, args.patient, phase, r), ref,
+                                args.patient, f"mask {phase}/{r} of {Path(sheet).name}")
+                 for r in args.readers}
+    elif args.mask:
+        masks = {"r1": M.load_mask(args.mask, ref, args.patient)}
+        if args.mask2:
+            masks["r2"] = M.load_mask(args.mask2, ref, args.patient)
+    else:
+        raise ConfigError("give --mask or --mask-of")
     result = M.fit_volume(dwi, b, settings)
     M.write_maps(result, ref, args.out_prefix)
     readers = {r: M.voi_stats(result, m) for r, m in masks.items()}

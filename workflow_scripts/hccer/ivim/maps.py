@@ -71,13 +71,16 @@ def load_dwi(path: str | Path, bval: np.ndarray, patient: str | None = None):
     return np.moveaxis(arr.astype(np.float64), 0, -1), ref
 
 
-def load_mask(path: str | Path, ref, patient: str | None = None) -> np.ndarray:
-    """Boolean tumour mask; it must lie on the DWI grid (masks are drawn on the b = 1000 image)."""
+def load_mask(path: str | Path, ref, patient: str | None = None, shown: str | None = None
+              ) -> np.ndarray:
+    """Boolean tumour mask; it must lie on the DWI grid (masks are drawn on the b = 1000 image).
+    `shown` names it in messages instead of its path."""
     import SimpleITK as sitk
 
     from hccer.preprocess.imageio import grid_text, read_image, same_grid
 
-    img = read_image(path, patient, step="ivim")
+    img = read_image(path, patient, step="ivim", shown=shown)
+    path = shown or path
     if img.GetDimension() != 3 or not same_grid(img, ref):
         raise InputError(f"the mask grid ({grid_text(img)}) differs from the DWI grid "
                          f"({grid_text(ref)}); draw the VOI on the DWI series itself",

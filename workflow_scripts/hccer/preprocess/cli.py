@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,11 @@ def register(subparsers) -> None:
         description="Resample to a new spacing. New size per axis = floor(size * spacing / "
                     "new_spacing): whole voxels within the edge-to-edge extent; origin and "
                     "direction kept. 4D stacks are resampled volume by volume.")
-    p.add_argument("--image", required=True, help="input NIfTI (3D, or 4D DWI stack)")
+    p.add_argument("--image", help="input NIfTI (3D, or 4D DWI stack)")
+    p.add_argument("--mask-of", nargs=4, metavar=("SHEET", "DICOM_ROOT", "PHASE", "READER"),
+                   help="instead of --image: the mask that SHEET lists for --patient (found by "
+                   "its pseudonym under DICOM_ROOT), phase and reader: the workflow's way, so "
+                   "that no site path is on the command line")
     p.add_argument("--out", required=True, help="output NIfTI")
     p.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 1.0],
                    metavar=("X", "Y", "Z"), help="new spacing in mm (default 1 1 1)")
@@ -86,8 +91,19 @@ def _resample(args) -> int:
     from hccer.preprocess.imageio import read_image, write_image
     from hccer.preprocess.resample import resample_image
 
-    img = read_image(args.image, args.patient, "resample")
-    out = resample_image(img, args.spacing, args.interp, patient=args.patient, file=args.image)
+    if bool(args.image) == bool(args.mask_of):
+        from hccer.errors import ConfigError
+
+        raise ConfigError("give --image or --mask-of (with --patient), not both")
+    path, shown = args.image, args.image
+    if args.mask_of:
+        from hccer.ingest.sources import mask_file
+
+        sheet, root, phase, reader = args.mask_of
+        path = mask_file(sheet, root, args.patient, phase, reader)
+        shown = f"mask {phase}/{reader} of {Path(sheet).name}"
+    img = read_image(path, args.patient, "resample", shown=shown)
+    out = resample_image(img, args.spacing, args.interp, patient=args.patient, file=shown)
     write_image(out, args.out)
     print(f"resampled to {'x'.join(map(str, out.GetSize()))} -> {args.out}")
     return 0

@@ -10,18 +10,23 @@ from hccer.errors import InputError
 log = logging.getLogger(__name__)
 
 
-def read_image(path: str | Path, patient: str | None = None, step: str = "preprocess"):
-    """Read an image with SimpleITK; a missing or unreadable file becomes an InputError."""
+def read_image(path: str | Path, patient: str | None = None, step: str = "preprocess", *,
+               shown: str | None = None):
+    """Read an image with SimpleITK; a missing or unreadable file becomes an InputError.
+    `shown` names the file in messages instead of its path (a site's path may hold its
+    patient code)."""
     import SimpleITK as sitk
 
     path = Path(path)
+    shown = shown or str(path)
     if not path.is_file():
-        raise InputError("file not found", patient=patient, file=path, step=step)
+        raise InputError("file not found", patient=patient, file=shown, step=step)
     try:
         return sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown reason"
-        raise InputError(f"cannot read the image ({first})", patient=patient, file=path,
+        first = first.replace(str(path), shown).replace(path.name, shown)
+        raise InputError(f"cannot read the image ({first})", patient=patient, file=shown,
                          step=step) from None
 
 

@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--source", required=True, choices=["synthetic", "cohort"])
     c.add_argument("--synthetic", help="the synthetic twin's cohort.json")
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed (bootstrap CIs only)")
+    c.add_argument("--demo-settings", default="",
+                   help="comma-separated preset keys the demo block changed (empty: none)")
     c.add_argument("--out", required=True, help="comparison Markdown")
     c.add_argument("--table", required=True, help="comparison TSV")
     c.set_defaults(func=run_comparison)
@@ -104,7 +106,11 @@ def run_comparison(args) -> int:
     others = C.other_models(ledger, study, block, args.seed)
     data = C.data_text(args.source, _json(args.synthetic), _json(args.flow), _json(args.folds))
     check = C.twin_check(ledger, _json(args.synthetic)) if args.source == "synthetic" else ""
-    write_text(args.out, C.render_markdown(table, others, study, block, data)
+    from hccer.config import settings_statement
+
+    demo = [k for k in args.demo_settings.split(",") if k]
+    write_text(args.out, C.render_markdown(table, others, study, block, data,
+                                           settings_statement(dict.fromkeys(demo)))
                + ("\n" + check if check else ""))
     write_text(args.table, C.tsv(table))
     counts = table["status"].value_counts().to_dict()

@@ -441,8 +441,9 @@ def data_text(source: str, synthetic: dict | None, flow: dict | None, folds: dic
     return " ".join(parts)
 
 
-def _header(study: Mapping, block: dict, data: str) -> list[str]:
-    """Title, the paper's citation, and where the data and both sets of numbers come from."""
+def _header(study: Mapping, block: dict, data: str, settings: str) -> list[str]:
+    """Title, whether demo settings were in force, the paper's citation, and where the data and
+    both sets of numbers come from."""
     paper = study.get("paper") or {}
     cohorts = block.get("cohorts") or {}
     cite = ", ".join(
@@ -450,6 +451,8 @@ def _header(study: Mapping, block: dict, data: str) -> list[str]:
     )
     lines = [
         f"# Published vs reproduced: {study['key']}",
+        "",
+        f"**Settings.** {settings}",
         "",
         f"{study['title']}"
         + (
@@ -561,11 +564,12 @@ def _others_section(others: pd.DataFrame, kfold: bool) -> list[str]:
 
 
 def render_markdown(
-    table: pd.DataFrame, others: pd.DataFrame, study: Mapping, block: dict, data: str
+    table: pd.DataFrame, others: pd.DataFrame, study: Mapping, block: dict, data: str,
+    settings: str,
 ) -> str:
     kfold = study["split"]["method"] == "kfold"
     lines = (
-        _header(study, block, data)
+        _header(study, block, data, settings)
         + _published_table(table, kfold)
         + _others_section(others, kfold)
     )

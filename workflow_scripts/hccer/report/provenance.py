@@ -107,12 +107,12 @@ def input_hashes(
 
 
 def public_config(config: dict) -> dict:
-    """The config without its secrets (the pseudonym salt) and without the demo settings of
-    other studies, which do not act on this run (and must not rerun its provenance)."""
+    """The config without secrets and without the demo settings of other studies, which do
+    not act on this run (and must not rerun its provenance)."""
     out = {k: v for k, v in config.items() if k not in SECRET_KEYS}
-    by_study = out.get("overrides_by_study")
+    by_study = out.get("demo")
     if isinstance(by_study, dict) and "study" in out:
-        out["overrides_by_study"] = {k: v for k, v in by_study.items() if k == out["study"]}
+        out["demo"] = {k: v for k, v in by_study.items() if k == out["study"]}
     return out
 
 
@@ -178,10 +178,14 @@ def build(
     workflow_dir: str | Path | None = None,
 ) -> dict:
     """The provenance record of one run (JSON-serialisable)."""
+    from hccer.config import demo_settings, settings_statement
     from hccer.jsonio import versions
 
+    demo = demo_settings(config) if "study" in config else {}
     rec = {
         "study": study["key"],
+        "demo_settings": bool(demo),
+        "settings": settings_statement(demo),
         "config": public_config(config),
         "study_preset": study,
         "seeds": seeds(config, study, folds),
