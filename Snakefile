@@ -4,10 +4,15 @@
 # config/config.yaml is always read first; the files given are merged over it key by key.
 
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The package is imported from this workflow's source (rules/common.smk runs jobs from it too),
+# so Snakemake's own environment needs only its light dependencies, not an install of hccer.
+sys.path.insert(0, os.path.join(workflow.basedir, "workflow_scripts"))
 
 
 # The default config is found next to this file, so `--directory` may point anywhere.

@@ -18,9 +18,15 @@ from hccer.paper import rules as paperrules
 from hccer.paper import spec as paperspec
 from hccer.paths import Layout, PrivateLayout, SyntheticLayout
 from hccer.radiomics.rules import outer_folds
+from hccer.runner import shell_function
 
-# Rules call `hccer`; make the environment that runs Snakemake provide it even when it is
-# not activated (e.g. `.venv/bin/snakemake`). Conda rule envs put their own bin first.
+# The package runs from this workflow's own source in every job (`hccer.runner`): a conda env
+# (envs/*.yaml: third-party pins only) needs no install of hccer, and a venv runs the same code.
+# Snakemake formats the prefix, hence the doubled braces.
+shell.prefix(shell_function(os.path.join(workflow.basedir, "workflow_scripts"))
+             .replace("{", "{{").replace("}", "}}"))
+# ... and `python` is the interpreter that runs Snakemake (its venv) even when that is not
+# activated (e.g. `.venv/bin/snakemake`); a conda rule env puts its own bin first.
 envvars:
     "PATH",
 

@@ -28,6 +28,9 @@ rule resample_mask:
     input:
         SOURCE_READY,
         screen=L.cohort("screen.tsv"),
+        # a DICOM-SEG/RTSTRUCT mask is placed on the converted series: its files and grid
+        status=L.triage("{pid}", "status"),
+        grid=L.deriv("{pid}", phase="{phase}", desc="native", ext="json"),
     output:
         L.deriv("{pid}", phase="{phase}", reader="{reader}", desc="resampled", suffix="mask"),
     params:
@@ -45,7 +48,8 @@ rule resample_mask:
         "patient_preprocess"
     shell:
         "hccer --log {log} resample --mask-of {params.mask_of} {wildcards.phase} "
-        "{wildcards.reader} --out {output} --spacing {params.spacing} --interp label "
+        "{wildcards.reader} --status {input.status} --grid {input.grid} --out {output} "
+        "--spacing {params.spacing} --interp label "
         "--patient {wildcards.pid}"
 
 

@@ -110,6 +110,7 @@ def _mask_problems(sheet: Path, study: dict, codes: list[str], name) -> list[str
     import SimpleITK as sitk
 
     from hccer.ids import PATIENT_CODE
+    from hccer.ingest.maskformats import mask_kind
     from hccer.ingest.masks import read_mask_sheet
 
     try:
@@ -131,13 +132,15 @@ def _mask_problems(sheet: Path, study: dict, codes: list[str], name) -> list[str
             out.append(f"{name(row[PATIENT_CODE])}, {where}: mask file {row['path']} does not "
                        "exist")
             continue
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
         try:
+            if mask_kind(path) != "image":
+                continue              # a DICOM-SEG/RTSTRUCT: triage places it on its series
+            reader = sitk.ImageFileReader()
+            reader.SetFileName(str(path))
             reader.ReadImageInformation()
-        except RuntimeError:
+        except (RuntimeError, InputError):
             out.append(f"{name(row[PATIENT_CODE])}, {where}: mask file {row['path']} cannot be "
-                       "read as an image")
+                       "read as an image, DICOM-SEG or RTSTRUCT")
     return out
 
 

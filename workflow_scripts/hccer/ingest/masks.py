@@ -1,7 +1,11 @@
 """Checks of tumour masks listed in the mask sheet against the series they were drawn on.
 
 Masks are referred to by sheet row, phase and reader, never by path: paths in a site's sheet
-often contain the site's patient code, which must not reach any output.
+often contain the site's patient code, which must not reach any output. A mask is a NIfTI/NRRD
+volume on the series' grid (single-label, or multi-label with the sheet's optional `segment`
+column naming the label), a DICOM-SEG (`segment`: SegmentLabel or SegmentNumber) or an RTSTRUCT
+(`segment`: ROIName), both resolved onto the grid of the series they refer to
+(`hccer.ingest.maskformats`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,49 @@ def mask_geometry(image) -> dict:
             "origin": list(image.GetOrigin()), "direction": list(image.GetDirection())}
 
 
+def reference_image(geom: dict):
+    """An empty image on a converted series' grid (what a DICOM-SEG or RTSTRUCT is placed on)."""
+    import SimpleITK as sitk
+
+    ref = sitk.Image([int(v) for v in geom["size"][:3]], sitk.sitkUInt8)
+    ref.SetSpacing([float(v) for v in geom["spacing"][:3]])
+    ref.SetOrigin([float(v) for v in geom["origin"][:3]])
+    ref.SetDirection([float(v) for v in geom["direction"][:9]])
+    return ref
+
+
+def read_mask(path: Path, segment: str | None, series: dict | None):
+    """The mask of one sheet row as an image: a volume file as read (one label of it with
+    `segment`), a SEG/RTSTRUCT placed on `series`' grid ({geometry, files, series_uid}) after
+    checking that it refers to that series. InputError names what is wrong."""
+    from hccer.errors import InputError
+    from hccer.ingest import maskformats as mf
+
+    if mf.mask_kind(path) == "image":
+        return mf.load_mask(path, segment=segment)
+    if not series or series.get("geometry") is None:
+        raise InputError("a DICOM-SEG/RTSTRUCT mask needs a usable series for its phase",
+                         file=path.name)
+    files = [Path(f) for f in series["files"]]
+    # series are named by their keys, not UIDs: a UID root can identify the site
+    try:
+        drawn_on = mf.referenced_series_uid(path, instances=mf.instance_index(files))
+    except InputError:
+        raise InputError("the mask refers to several series; a tumour mask is drawn on one",
+                         file=path.name) from None
+    if drawn_on is None:
+        raise InputError(f"the mask names no series it was drawn on, so it cannot be confirmed "
+                         f"to belong to series {series['key']} chosen for this phase",
+                         file=path.name)
+    if drawn_on != series["series_uid"]:
+        other = series.get("keys", {}).get(drawn_on, "not in this patient's folder")
+        raise InputError(f"the mask was drawn on series {other}, but series {series['key']} "
+                         "was chosen for this phase (fix the manifest override or the mask)",
+                         file=path.name)
+    return mf.load_mask(path, segment=segment, series_files=files,
+                     reference=reference_image(series["geometry"]))
+
+
 def check_mask_array(array: np.ndarray) -> tuple[list[str], list[str], dict]:
     """Label checks of one mask array: (problems, warnings, stats).
 
@@ -77,15 +124,17 @@ def check_mask_array(array: np.ndarray) -> tuple[list[str], list[str], dict]:
 
 
 def check_masks(sheet: str | Path, patient_code: str, mask_phases: list[str],
-                phase_series: dict[str, tuple[str, dict | None]], *,
+                phase_series: dict[str, dict], *,
                 patient: str | None = None) -> tuple[list[dict], list[str], list[dict]]:
     """Check every mask row of `patient_code` for the study's mask phases.
 
-    `phase_series` maps phase → (series description for messages, geometry the conversion will
-    produce, or None when the phase has no usable series). Returns (problem records, warnings,
-    per-mask summaries).
+    `phase_series` maps phase → {name (for messages), geometry (the grid the conversion will
+    produce, None when the phase has no usable series), files (its DICOM files), series_uid}.
+    Returns (problem records, warnings, per-mask summaries).
     """
     import SimpleITK as sitk
+
+    from hccer.errors import InputError
 
     sheet = Path(sheet)
     rows = [r for r in read_mask_sheet(sheet) if r[PATIENT_CODE] == patient_code]
@@ -122,16 +171,21 @@ def check_masks(sheet: str | Path, patient_code: str, mask_phases: list[str],
             problem(where, "mask file does not exist")
             continue
         try:
-            image = sitk.ReadImage(str(path))
+            image = read_mask(path, row.get("segment") or None, phase_series.get(row["phase"]))
+        except InputError as exc:
+            problem(where, exc.reason)
+            continue
         except RuntimeError:
-            problem(where, "mask file cannot be read as an image (corrupt or not NIfTI/NRRD)")
+            problem(where, "mask file cannot be read as an image (corrupt, or not NIfTI/NRRD, "
+                           "DICOM-SEG or RTSTRUCT)")
             continue
         if image.GetDimension() != 3 or image.GetNumberOfComponentsPerPixel() != 1:
             problem(where, f"mask is {image.GetDimension()}D with "
                            f"{image.GetNumberOfComponentsPerPixel()} component(s); need 3D scalar")
             continue
         bad = False
-        series_name, geom = phase_series.get(row["phase"], (None, None))
+        series = phase_series.get(row["phase"]) or {}
+        series_name, geom = series.get("name"), series.get("geometry")
         if geom is not None:
             diffs = same_grid(mask_geometry(image), geom)
             if diffs:

@@ -40,6 +40,12 @@ def patient_folder(dicom_root: str | Path, pid: str) -> Path:
 def mask_file(sheet: str | Path, dicom_root: str | Path, pid: str, phase: str,
               reader: str) -> Path:
     """The source mask the sheet lists for this patient, phase and reader."""
+    return mask_entry(sheet, dicom_root, pid, phase, reader)[0]
+
+
+def mask_entry(sheet: str | Path, dicom_root: str | Path, pid: str, phase: str,
+               reader: str) -> tuple[Path, str | None]:
+    """(source mask file, its `segment`: label / SEG segment / RTSTRUCT ROI, or None)."""
     from hccer.ids import PATIENT_CODE
     from hccer.ingest.masks import read_mask_sheet
 
@@ -50,4 +56,11 @@ def mask_file(sheet: str | Path, dicom_root: str | Path, pid: str, phase: str,
     if not rows:
         raise InputError(f"no mask for phase {phase}, reader {reader}", patient=pid,
                          file=sheet.name)
-    return sheet.parent / rows[-1]["path"]
+    return sheet.parent / rows[-1]["path"], rows[-1].get("segment") or None
+
+
+def series_files(dicom_root: str | Path, pid: str, status: dict, phase: str) -> list[Path]:
+    """The DICOM files of the series triage chose for `phase` (its status JSON)."""
+    entry = status["series"][status["phases"][phase]]
+    folder = patient_folder(dicom_root, pid) / entry["folder"]
+    return [folder / f for f in entry["files"]]

@@ -147,8 +147,9 @@ def triage_patient(patient_dir: str | Path, patient: str, study: Mapping, *,
     _check_phases(study, records, classes, picked, problem, warnings)
     mask_summaries: list[dict] = []
     if masks:
+        uids = [g["series_uid"] for g in groups]
         m_problems, m_warnings, mask_summaries = _mask_checks(masks, patient_code, study, records,
-                                                              picked, patient)
+                                                              uids, picked, patient, root)
         problems.extend(m_problems)
         warnings.extend(m_warnings)
     rows = _manifest_rows(patient, records, classes, picked)
@@ -233,11 +234,16 @@ def _check_phases(study: Mapping, records: list[dict], classes: list[dict], pick
 
 
 def _mask_checks(masks: str | Path, patient_code: str | None, study: Mapping, records: list[dict],
-                 picked: dict, patient: str) -> tuple[list[dict], list[str], list[dict]]:
+                 uids: list[str], picked: dict, patient: str, root: Path
+                 ) -> tuple[list[dict], list[str], list[dict]]:
     """(problems, warnings, mask summaries) of the patient's masks against the picked series;
     an unreadable mask sheet is one problem of this patient, not an error."""
-    phase_series = {ph: (f"{records[i]['key']} (folder {records[i]['folder']})",
-                         records[i]["geometry"]) for ph, i in picked.items()}
+    keys = {uid: r["key"] for uid, r in zip(uids, records, strict=True)}
+    phase_series = {ph: {"name": f"{records[i]['key']} (folder {records[i]['folder']})",
+                         "key": records[i]["key"], "keys": keys, "series_uid": uids[i],
+                         "geometry": records[i]["geometry"],
+                         "files": [root / records[i]["folder"] / f for f in records[i]["files"]]}
+                    for ph, i in picked.items()}
     try:
         m_problems, m_warnings, summaries = check_masks(
             masks, patient_code or "", list(study.get("mask_phases") or []), phase_series,

@@ -33,6 +33,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output NIfTI")
     p.add_argument("--spacing", type=float, nargs=3, default=[1.0, 1.0, 1.0],
                    metavar=("X", "Y", "Z"), help="new spacing in mm (default 1 1 1)")
+    p.add_argument("--status", help="with --mask-of: the triage status (a DICOM mask's series)")
+    p.add_argument("--grid", help="with --mask-of: the converted series' sidecar JSON (the grid "
+                   "a DICOM mask is placed on)")
     p.add_argument("--interp", choices=["linear", "bspline", "label"], default="linear",
                    help="linear/bspline for images; label for masks (per-label linear + argmax)")
     p.add_argument("--patient", help="pseudonym, for messages")
@@ -95,18 +98,43 @@ def _resample(args) -> int:
         from hccer.errors import ConfigError
 
         raise ConfigError("give --image or --mask-of (with --patient), not both")
-    path, shown = args.image, args.image
     if args.mask_of:
-        from hccer.ingest.sources import mask_file
-
-        sheet, root, phase, reader = args.mask_of
-        path = mask_file(sheet, root, args.patient, phase, reader)
-        shown = f"mask {phase}/{reader} of {Path(sheet).name}"
-    img = read_image(path, args.patient, "resample", shown=shown)
+        img, shown = _source_mask(args)
+    else:
+        img, shown = read_image(args.image, args.patient, "resample"), args.image
     out = resample_image(img, args.spacing, args.interp, patient=args.patient, file=shown)
     write_image(out, args.out)
     print(f"resampled to {'x'.join(map(str, out.GetSize()))} -> {args.out}")
     return 0
+
+
+def _source_mask(args):
+    """The mask a sheet row names, as an image on its series' native grid: a volume file (one
+    label of it with the row's `segment`), or a DICOM-SEG/RTSTRUCT placed on the converted
+    series (the grid of --grid, the files of --status), which triage checked it refers to."""
+    from hccer.errors import InputError
+    from hccer.ingest import maskformats as mf
+    from hccer.ingest.masks import reference_image
+    from hccer.ingest.sources import mask_entry, series_files
+    from hccer.jsonio import read_json
+    from hccer.preprocess.imageio import read_image
+
+    sheet, root, phase, reader = args.mask_of
+    path, segment = mask_entry(sheet, root, args.patient, phase, reader)
+    shown = f"mask {phase}/{reader} of {Path(sheet).name}"
+    try:
+        kind = mf.mask_kind(path) if path.is_file() else "image"
+        if kind == "image" and not segment:
+            return read_image(path, args.patient, "resample", shown=shown), shown
+        if kind == "image":
+            return mf.load_mask(path, segment=segment), shown
+        if not (args.status and args.grid):
+            raise InputError("a DICOM-SEG/RTSTRUCT mask needs --status and --grid")
+        files = series_files(root, args.patient, read_json(args.status), phase)
+        ref = reference_image(read_json(args.grid)["geometry"])
+        return mf.load_mask(path, segment=segment, series_files=files, reference=ref), shown
+    except InputError as exc:
+        raise InputError(exc.reason, patient=args.patient, file=shown, step="resample") from None
 
 
 def _register(args) -> int:
