@@ -7,6 +7,9 @@ import argparse
 
 
 def _train(args: argparse.Namespace) -> int:
+    from hccer.dl.gpuslot import slot_for
+
+    slot_for(args.device)              # a GPU of its own, chosen before torch starts
     from hccer.dl.job import run_job
     from hccer.dl.tabular import TabularFiles
     from hccer.study import load_view
@@ -32,6 +35,9 @@ def _gradcam(args: argparse.Namespace) -> int:
 
 
 def _rescore(args: argparse.Namespace) -> int:
+    from hccer.dl.gpuslot import slot_for
+
+    slot_for(args.device)
     from hccer.dl.rescore import rescore
 
     rows = rescore(args.checkpoint, args.crops, args.folds, args.outcome, args.model,

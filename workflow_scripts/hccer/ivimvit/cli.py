@@ -32,6 +32,9 @@ def _crop_maps(args) -> int:
 
 
 def _train(args) -> int:
+    from hccer.dl.gpuslot import slot_for
+
+    slot_for(args.device)              # a GPU of its own, chosen before torch starts
     from hccer.ivimvit.train import run_vit_fold
 
     s = run_vit_fold(_study(args.study), args.experiment, args.inner, args.seed, args.crops,
