@@ -150,7 +150,7 @@ def test_report_has_every_category_and_the_reproduction_files(ct_run, ct_report)
     assert "hccer run of study" in html and "10 found" in html
     assert "Youden" in html and "exact binomial" not in html
     assert PLANTED_SALT not in html
-    assert "Demo settings were\nin force" in html or "Demo settings were in force" in html
+    assert "Demo settings were in force</strong>" in html
 
 
 def test_reproduction_outputs(ct_run):
