@@ -32,6 +32,11 @@ def write_ct(folder: Path, *, n: int = 12, size: int = 64, spacing: float = 0.8,
     files = write_series(folder, n=n, rows=size, cols=size, spacing=(spacing, spacing),
                          iop=iop, origin=origin, positions=[k * step for k in range(n)],
                          **kwargs)
+    return complete_headers(files)
+
+
+def complete_headers(files: list[Path]) -> list[Path]:
+    """Add the header fields highdicom and rt-utils need to a dicomfactory series, in place."""
     for f in files:
         ds = pydicom.dcmread(f)
         for key, value in _COMPLETION.items():

@@ -9,6 +9,7 @@ import SimpleITK as sitk
 from hccer.cli import main
 from hccer.errors import InputError
 from hccer.ids import SALT_ENV, pseudonymise
+from hccer.ingest.convert import read_series
 from hccer.ingest.sources import mask_file, patient_code
 from test_triage import STUDIES, _mask_like, ct_patient
 
@@ -60,7 +61,7 @@ def test_triage_convert_and_resample_by_pseudonym_with_no_site_value_on_the_comm
         assert main(["--log", str(out / "log.txt"), *argv]) == 0, argv
     status = json.loads((out / "s.json").read_text())
     assert status["ok"] and status["masks"][0]["ok"], status
-    by_hand, _ = __import__("hccer.ingest.convert", fromlist=["read_series"]).read_series(
+    by_hand, _ = read_series(
         sorted((root / code / "SE9").iterdir()))
     art = sitk.ReadImage(str(out / "art.nii.gz"))
     assert sitk.GetArrayFromImage(art).tolist() == sitk.GetArrayFromImage(by_hand).tolist()
@@ -84,17 +85,17 @@ def test_every_mask_format_gives_the_single_label_nifti_mask(site, tmp_path, kin
     RTSTRUCT passes triage and resamples to exactly what the single-label NIfTI gives."""
     import numpy as np
     import pydicom
-    from maskfactory import _COMPLETION, ellipsoid, grid_points, write_rtstruct_by_hand, write_seg
+    from maskfactory import (
+        complete_headers,
+        ellipsoid,
+        grid_points,
+        write_rtstruct_by_hand,
+        write_seg,
+    )
 
     root, _, code, pid = site
-    art = sorted((root / code / "SE9").iterdir())
-    for f in art:                       # the header fields highdicom and rt-utils need
-        ds = pydicom.dcmread(f)
-        for key, value in _COMPLETION.items():
-            if key not in ds:
-                setattr(ds, key, value)
-        ds.save_as(f, enforce_file_format=True)
-    ref, _ = __import__("hccer.ingest.convert", fromlist=["read_series"]).read_series(art)
+    art = complete_headers(sorted((root / code / "SE9").iterdir()))
+    ref, _ = read_series(art)
     shape = ref.GetSize()[::-1]
     tumour = ellipsoid(shape, (shape[2] / 2, shape[1] / 2, shape[0] / 2),
                        (shape[2] / 4, shape[1] / 5, max(shape[0] / 3, 1.5)))
@@ -151,19 +152,11 @@ def test_every_mask_format_gives_the_single_label_nifti_mask(site, tmp_path, kin
 
 
 def test_a_seg_drawn_on_another_series_is_named_by_series_key(site, tmp_path):
-    from maskfactory import ellipsoid, write_seg
+    from maskfactory import complete_headers, ellipsoid, write_seg
 
     root, _, code, pid = site
-    pv = sorted((root / code / "SE2").iterdir())
-    ref, _ = __import__("hccer.ingest.convert", fromlist=["read_series"]).read_series(pv)
-    import pydicom
-    from maskfactory import _COMPLETION
-    for f in pv:
-        ds = pydicom.dcmread(f)
-        for key, value in _COMPLETION.items():
-            if key not in ds:
-                setattr(ds, key, value)
-        ds.save_as(f, enforce_file_format=True)
+    pv = complete_headers(sorted((root / code / "SE2").iterdir()))
+    ref, _ = read_series(pv)
     (tmp_path / "masks").mkdir(exist_ok=True)
     write_seg(tmp_path / "masks" / "pv.dcm", pv,
               {"tumour": ellipsoid(ref.GetSize()[::-1], (6, 6, 2), (3, 3, 1.5))})

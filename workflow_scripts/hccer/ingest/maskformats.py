@@ -205,6 +205,13 @@ def _referenced_series(ds, kind: str, instances: Mapping[str, str] | None) -> li
     return sorted({u for u in found if u})
 
 
+def _series_refs(path: Path, instances: Mapping[str, str] | None):
+    """(header, the series UIDs a SEG/RTSTRUCT refers to); (header, None) for image masks."""
+    ds = _header(path)
+    kind = _kind_of(path, ds)
+    return ds, None if kind == "image" else _referenced_series(ds, kind, instances)
+
+
 def referenced_series_uid(path: str | Path, *,
                           instances: Mapping[str, str] | None = None) -> str | None:
     """The SeriesInstanceUID a SEG/RTSTRUCT was drawn on; None for image masks or when unknown.
@@ -215,11 +222,9 @@ def referenced_series_uid(path: str | Path, *,
     (see `instance_index`). A mask naming several series is an InputError.
     """
     path = Path(path)
-    ds = _header(path)
-    kind = _kind_of(path, ds)
-    if kind == "image":
+    ds, uids = _series_refs(path, instances)
+    if uids is None:
         return None
-    uids = _referenced_series(ds, kind, instances)
     if len(uids) > 1:
         raise _fail(f"mask refers to {len(uids)} series ({', '.join(uids)}); a tumour mask "
                     "must be drawn on one", path, ds)
@@ -234,12 +239,9 @@ def check_reference(path: str | Path, chosen_series_uid: str, *,
     structure set) and for image masks. A DICOM mask that names no series at all (and whose
     referenced images are not in `instances`) also gets a message: it cannot be confirmed.
     """
-    path = Path(path)
-    ds = _header(path)
-    kind = _kind_of(path, ds)
-    if kind == "image":
+    _, uids = _series_refs(Path(path), instances)
+    if uids is None:
         return None
-    uids = _referenced_series(ds, kind, instances)
     if not uids:
         return (f"mask names no referenced series (nor images of a known series); cannot "
                 f"confirm it was drawn on series {chosen_series_uid}")
