@@ -10,7 +10,14 @@ import SimpleITK as sitk
 from hccer.cli import main
 from hccer.errors import InputError
 from hccer.preprocess import metrics
-from hccer.preprocess.register import qc_metrics, registration_region, run_register
+from hccer.preprocess.register import (
+    qc_metrics,
+    register_images,
+    registration_region,
+    rescaled_schedule,
+    run_register,
+    working_factor,
+)
 
 from .phantoms import abdomen, euler, move
 
@@ -193,3 +200,80 @@ def test_metrics_against_independent_references():
     assert metrics.rotation_angles_deg(mat) == pytest.approx(angles)
     assert metrics.rotation_magnitude_deg(mat) == pytest.approx(
         np.degrees(Rotation.from_matrix(mat).magnitude()))
+
+
+def test_working_grid_factor_and_schedule():
+    # 1 mm -> averaged by 2 to the 2 mm finest level; 8-4-2 voxel shrinks become 4-2-1 and the
+    # smoothing keeps its size in millimetres
+    assert working_factor((1.0, 1.0, 1.0), 2.0) == 2
+    assert working_factor((0.7, 0.7, 0.7), 2.0) == 2
+    assert working_factor((2.0, 2.0, 2.0), 2.0) == 1
+    assert working_factor((1.0, 1.0, 1.0), None) == 1
+    assert working_factor((0.5, 0.5, 1.0), 2.0) == 1    # axes would need 4 and 2: unshrunk
+    assert rescaled_schedule((8, 4, 2), (3, 2, 1), 2) == ((4, 2, 1), (1.5, 1.0, 0.5))
+    assert rescaled_schedule((8, 4, 2), (3, 2, 1), 4) == ((2, 1, 1), (0.75, 0.5, 0.25))
+
+
+def test_working_grid_gives_the_full_grid_result(pair):
+    """Registering on the 2 mm working grid recovers the transform as the 1 mm run does, and
+    the transform still applies to the 1 mm images (it is physical)."""
+    _, _, true, fixed, fmask = pair
+    moving, _ = move(fixed, fmask, true)
+    full = register_images(fixed, moving, "Rigid", 3, fmask, working_spacing_mm=None)
+    work = register_images(fixed, moving, "Rigid", 3, fmask)
+    assert full.region["working_shrink"] == 1 and work.region["working_shrink"] == 2
+    e_full = _errors_mm(full.transform, true, fixed, fmask)
+    e_work = _errors_mm(work.transform, true, fixed, fmask)
+    assert e_work.max() < 1.0 and e_full.max() < 1.0
+    assert _errors_mm(work.transform, full.transform.GetInverse(), fixed, fmask).max() < 0.5
+
+
+# Run in a fresh process with one ITK thread: multi-threaded ANTs differs run to run (~0.1 mm
+# here), and ITK fixes its thread count once per process.
+_COMPARE = """
+import sys, json
+import numpy as np, SimpleITK as sitk
+from hccer.preprocess.register import run_ants
+import ants
+d, kind, init = sys.argv[1], sys.argv[2], sys.argv[3]
+shrink, smooth, iters, rate = json.loads(sys.argv[4])
+fixed, moving = (sitk.ReadImage(f"{d}/{n}.mha") for n in ("f", "m"))
+mine = sitk.ReadTransform(run_ants(fixed, moving, d, kind, shrink, smooth, iters, rate, 5, init))
+def as_ants(img):
+    arr = sitk.GetArrayFromImage(img).transpose(2, 1, 0)
+    return ants.from_numpy(arr, origin=img.GetOrigin(), spacing=img.GetSpacing(),
+                           direction=np.reshape(img.GetDirection(), (3, 3)))
+ref = ants.registration(as_ants(fixed), as_ants(moving), type_of_transform=kind,
+                        aff_shrink_factors=tuple(shrink), aff_smoothing_sigmas=tuple(smooth),
+                        aff_iterations=tuple(iters), aff_random_sampling_rate=rate,
+                        random_seed=5, outprefix=d + "/ref_",
+                        initial_transform=["Identity"] if init == "identity" else None)
+theirs = sitk.ReadTransform(ref["fwdtransforms"][0])
+print(json.dumps([list(t.GetParameters()) + list(t.GetFixedParameters())
+                  for t in (mine, theirs)]))
+"""
+
+
+@pytest.mark.parametrize(("kind", "schedule", "init"), [
+    ("Rigid", [[4, 2, 1], [1.5, 1.0, 0.5], [100, 50, 25], 0.1], "identity"),
+    ("Affine", [[4, 2], [2, 1], [30, 10], 0.2], "com"),
+])
+def test_direct_ants_call_equals_antspyx(pair, tmp_path, kind, schedule, init):
+    """The antsRegistration call made without importing antspyx's Python layer gives the
+    transform that ants.registration gives for the same images and settings."""
+    import os
+    import subprocess
+    import sys
+
+    _, _, true, fixed, fmask = pair
+    moving, _ = move(fixed, fmask, true)
+    for name, img in (("f", fixed), ("m", moving)):
+        sitk.WriteImage(sitk.BinShrink(sitk.Cast(img, sitk.sitkFloat32), [2, 2, 2]),
+                        str(tmp_path / f"{name}.mha"))
+    env = {**os.environ, "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", _COMPARE, str(tmp_path), kind, init,
+                          json.dumps(schedule)], env=env, capture_output=True, text=True,
+                         check=True)
+    mine, theirs = json.loads(out.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    assert not np.allclose(mine[:9], np.eye(3).ravel(), atol=1e-3)  # it did move
