@@ -55,10 +55,10 @@ WITH_1X = ((8, 4, 2, 1), (3, 2, 1, 0), (100, 50, 25, 0))
 ON_1MM = ((8, 4, 2), (3, 2, 1), (100, 50, 25))
 SETTINGS = [  # (name, ROI margin mm, schedule, random sampling rate); None = the default
     ("default (2 mm grid, 4-2-1)", None, None, None),
-    ("8-4-2 on the 1 mm grid", None, ON_1MM, 0.1),
+    ("8-4-2 on the 1 mm grid (before)", None, ON_1MM, 0.1),
     ("8-4-2-1 (0 at 1x), 10 %", None, WITH_1X, 0.1),
-    ("8-4-2, 5 %", None, None, 0.05),
-    ("margin 45 mm", 45.0, None, None),
+    ("2 mm grid, 5 % sampling", None, None, 0.05),
+    ("2 mm grid, margin 45 mm", 45.0, None, None),
 ]
 
 

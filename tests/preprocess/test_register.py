@@ -277,3 +277,15 @@ def test_direct_ants_call_equals_antspyx(pair, tmp_path, kind, schedule, init):
     mine, theirs = json.loads(out.stdout.strip().splitlines()[-1])
     np.testing.assert_allclose(mine, theirs, atol=1e-6)
     assert not np.allclose(mine[:9], np.eye(3).ravel(), atol=1e-3)  # it did move
+
+
+def test_joint_histogram_equals_numpy():
+    """The bincount joint histogram counts exactly what np.histogram2d counts, values on bin
+    edges, the maximum and a constant image included."""
+    rng = np.random.default_rng(2)
+    ct = rng.integers(-1000, 1000, 50_000).astype(float)      # many values on edges
+    cases = [(ct, rng.normal(0, 50, ct.size)), (ct, np.repeat([0.0, 1.0], ct.size // 2)),
+             (np.full(100, 3.0), rng.normal(size=100)), (np.linspace(0, 1, 33), np.arange(33.0))]
+    for a, b in cases:
+        np.testing.assert_array_equal(metrics._joint_histogram(a, b, 32),
+                                      np.histogram2d(a, b, bins=32)[0])

@@ -26,12 +26,32 @@ def mutual_information(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = N
         a, b = a[mask], b[mask]
     if a.size == 0:
         return float("nan")
-    joint, _, _ = np.histogram2d(a.ravel(), b.ravel(), bins=bins)
+    joint = _joint_histogram(a.ravel(), b.ravel(), bins)
     p = joint / joint.sum()
     pa = p.sum(axis=1, keepdims=True)
     pb = p.sum(axis=0, keepdims=True)
     nz = p > 0
     return float((p[nz] * np.log(p[nz] / (pa @ pb)[nz])).sum())
+
+
+def _bin_index(v: np.ndarray, bins: int) -> np.ndarray:
+    """np.histogram's equal-width bin of each value (the last bin holds the maximum)."""
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:  # histogram's range for a constant: [v - 0.5, v + 0.5], all in the middle bin
+        return np.full(v.shape, bins // 2, np.intp)
+    # numpy's own fast path for equal-width bins (np.histogram), edge corrections included
+    edges = np.linspace(lo, hi, bins + 1)
+    idx = ((v - lo) * (bins / (hi - lo))).astype(np.intp)
+    idx[idx == bins] -= 1
+    idx[v < edges[idx]] -= 1
+    idx[(v >= edges[idx + 1]) & (idx != bins - 1)] += 1
+    return idx
+
+
+def _joint_histogram(a: np.ndarray, b: np.ndarray, bins: int) -> np.ndarray:
+    """np.histogram2d(a, b, bins) counts, by one bincount instead of histogramdd's sort."""
+    ij = _bin_index(a, bins) * bins + _bin_index(b, bins)
+    return np.bincount(ij, minlength=bins * bins).reshape(bins, bins).astype(float)
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
