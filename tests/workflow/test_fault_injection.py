@@ -59,7 +59,8 @@ def _inject(twin: Path) -> dict[str, tuple[str, str]]:
         "CN0002": ("ingest", "slice(s) missing from the stack"),
         "CN0003": ("ingest", "empty mask (no tumour voxel)"),
         "CN0004": ("ingest", "labels other than 0/1: 2"),
-        "CN0005": ("ingest", "slice(s) missing from the stack"),     # the file is warned
+        "CN0005": ("ingest", "truncated DICOM image: a CT Image Storage file that ends "
+                             "before its pixel data (700 bytes)"),
         "CN0006": ("ingest", "mask file does not exist"),
         "CN0007": ("ingest", "phase ART, reader r1 is listed 2 times; keep one row"),
         "CN0008": ("clinical", "age_years (years) = 'sixty' is not a number"),
@@ -99,8 +100,10 @@ def test_one_fault_per_patient_each_named_and_the_rest_go_on(run_snakemake, tmp_
         ok = table.loc[pid, "ok" if step == "ingest" else "included"]
         reason = table.loc[pid, "reason"]
         assert str(ok) == "False" and text in reason, (code, reason)
-    warned = screen.loc[pseudonymise("CN0005", salt), "warnings"]
-    assert re.search(r"skipped non-image file SE\d+/IM0+4\.dcm: no pixel data", warned), warned
+    # the truncated file is named in the reason, not skipped as a non-image file
+    reason = screen.loc[pseudonymise("CN0005", salt), "reason"]
+    assert re.search(r"SE\d+/IM0+4\.dcm", reason), reason
+    assert "skipped" not in screen.loc[pseudonymise("CN0005", salt), "warnings"]
     for code in ("CN0001", "CN0010"):                         # intact: included everywhere
         pid = pseudonymise(code, salt)
         assert str(screen.loc[pid, "ok"]) == "True" and str(outcome.loc[pid, "included"]) == "True"

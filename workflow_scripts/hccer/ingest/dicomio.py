@@ -35,6 +35,16 @@ NON_IMAGE_SOP_PREFIXES = (
     "1.2.840.10008.5.1.4.1.1.104",  # encapsulated PDF/CDA
     "1.2.840.10008.5.1.4.1.1.481",  # RT objects
 )
+# Image storage classes of the modalities the studies read: such a file without pixel data was
+# cut short (the header survives, the pixels do not), not a non-image object.
+IMAGE_SOP_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.2": "CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.2.2": "Legacy Converted Enhanced CT Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR Image Storage",
+    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
+}
 UNCOMPRESSED_TS = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
                    "1.2.840.10008.1.2.1.99"}
 NO_CONTRAST_WORDS = {"", "NONE", "NO", "N", "0", "NIL", "-"}
@@ -199,6 +209,10 @@ def header_from_dataset(ds, path: Path) -> SliceHeader:
     if any(sop.startswith(p) for p in NON_IMAGE_SOP_PREFIXES):
         raise NotImage(f"non-image object (SOP class {sop})")
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        if sop in IMAGE_SOP_CLASSES:
+            raise InputError(f"truncated DICOM image: a {IMAGE_SOP_CLASSES[sop]} file that "
+                             f"ends before its pixel data ({path.stat().st_size} bytes)",
+                             file=path)
         raise NotImage("no pixel data (not an image)")
     if not ds.get("SeriesInstanceUID"):
         raise NotImage("image without SeriesInstanceUID")
