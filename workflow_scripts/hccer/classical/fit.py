@@ -191,6 +191,17 @@ def _patient_scores(features_rows: pd.DataFrame, scores: np.ndarray,
     return s.groupby(level=0).mean().loc[patients].to_numpy()
 
 
+def patient_permuted(patients, labels, seed: int) -> np.ndarray:
+    """Row labels after shuffling the patients' labels among patients: every row of a patient
+    gets that patient's new label. With one row per patient this is `permuted(labels, seed)`."""
+    pids = pd.Index(patients)
+    first = pd.Series(np.asarray(labels), index=pids).groupby(level=0, sort=False).first()
+    if len(first) == len(pids):
+        return permuted(labels, seed)
+    new = pd.Series(permuted(first.to_numpy(), seed), index=first.index)
+    return new.loc[pids].to_numpy()
+
+
 def fit_radiomics_fold(features: pd.DataFrame, outcome: pd.DataFrame, split: dict, fold: int,
                        block: dict, seed: int, icc: pd.Series | None = None,
                        clinical_design: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
@@ -204,8 +215,10 @@ def fit_radiomics_fold(features: pd.DataFrame, outcome: pd.DataFrame, split: dic
     prefix = block.get("name", "radiomics")
     Ftr = _rows_of(features, train)
     ytr = outcome.loc[_patient_index(Ftr), "er"].astype(int).to_numpy()
+    # slice rows: every inner split (LASSO CV, grid search, SVM calibration) by patient
+    groups = np.asarray(_patient_index(Ftr)) if isinstance(Ftr.index, pd.MultiIndex) else None
     steps = block["selection"]
-    funnel = run_funnel(Ftr, ytr, steps, seed=seed, icc=icc)
+    funnel = run_funnel(Ftr, ytr, steps, seed=seed, icc=icc, groups=groups)
     sel = funnel["selected"]
     mean, sd = zscore_fit(Ftr[sel])
 
@@ -218,20 +231,21 @@ def fit_radiomics_fold(features: pd.DataFrame, outcome: pd.DataFrame, split: dic
     tune = bool(block.get("tune", False))
     settings = block.get("settings", {})
     for clf in block["classifiers"]:
-        model = fit_classifier(clf, z(Ftr), ytr, seed, settings.get(clf), tune)
+        model = fit_classifier(clf, z(Ftr), ytr, seed, settings.get(clf), tune, groups=groups)
         record["models"][clf] = coefficients(model, sel)
         for cohort, pats in _sides(train, test, holdout, train_rows):
             R = _rows_of(features, pats)
             sc = _patient_scores(R, predict_proba(model, z(R)), pats)
             rows += _rows_for(f"{prefix}_{clf}", lambda p, sc=sc: sc, pats, outcome, cohort,
                               fold, seed)
-    # negative control: the whole funnel and the first classifier on permuted labels
-    yperm = permuted(ytr, seed)
-    pf = run_funnel(Ftr, yperm, steps, seed=seed, icc=icc)["selected"]
+    # negative control: the whole funnel and the first classifier on labels shuffled across
+    # patients (a patient's slices keep one label, as in the data)
+    yperm = patient_permuted(_patient_index(Ftr), ytr, seed)
+    pf = run_funnel(Ftr, yperm, steps, seed=seed, icc=icc, groups=groups)["selected"]
     pm, psd = zscore_fit(Ftr[pf])
     clf0 = block["classifiers"][0]
     perm = fit_classifier(clf0, ((Ftr[pf] - pm) / psd).to_numpy(), yperm, seed,
-                          settings.get(clf0))
+                          settings.get(clf0), groups=groups)
     R = _rows_of(features, test)
     sc = _patient_scores(R, predict_proba(perm, ((R[pf] - pm) / psd).to_numpy()), test)
     rows += _rows_for(f"{prefix}_{clf0}_perm", lambda p: sc, test, outcome, "test", fold, seed)

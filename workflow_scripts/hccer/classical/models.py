@@ -62,20 +62,32 @@ def make_classifier(name: str, seed: int, **settings):
 
 
 def fit_classifier(name: str, X: np.ndarray, y: np.ndarray, seed: int, settings: dict | None = None,
-                   tune: bool = False, inner_folds: int = 5):
-    """Fit on training data; with `tune`, pick the grid point by inner stratified CV AUC."""
+                   tune: bool = False, inner_folds: int = 5, groups=None):
+    """Fit on training data; with `tune`, pick the grid point by inner stratified CV AUC.
+    `groups` (the patient of each row, when rows are slices) keeps a patient's rows on one
+    side of every inner split: the grid search's and the SVM's internal calibration."""
+    from hccer.radiomics.select import inner_folds as folds_of
+
     settings = dict(settings or {})
     y = np.asarray(y).astype(int)
     if name == "knn":
         # k cannot exceed the training size (tiny folds)
         settings["n_neighbors"] = min(int(settings.get("n_neighbors", 5)), len(y) - 1)
     model = make_classifier(name, seed, **settings)
+    if name == "svm" and groups is not None:
+        if tune:
+            raise ValueError("tune: true with the SVM on slice rows is not supported (its "
+                             "internal calibration could not be grouped by patient inside "
+                             "the grid search); set tune: false or use patient rows")
+        model.set_params(cv=folds_of(y, groups, 5, seed))
     if tune and name in GRIDS:
-        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+        from sklearn.model_selection import GridSearchCV
 
-        k = max(2, min(inner_folds, int(np.bincount(y).min())))
+        n_min = int(np.bincount(y).min()) if groups is None else int(min(
+            len(set(np.asarray(groups)[y == c])) for c in (0, 1)))
+        k = max(2, min(inner_folds, n_min))
         search = GridSearchCV(model, GRIDS[name], scoring="roc_auc",
-                              cv=StratifiedKFold(k, shuffle=True, random_state=seed), n_jobs=1)
+                              cv=folds_of(y, groups, k, seed), n_jobs=1)
         return search.fit(X, y).best_estimator_
     return model.fit(X, y)
 

@@ -132,22 +132,37 @@ def lasso_eps(n_rows: int, n_features: int) -> float:
     return 0.01 if n_rows < n_features else 1e-4
 
 
+def inner_folds(y, groups, k: int, seed: int, stratified: bool = True):
+    """The inner CV: rows of one patient (`groups`, e.g. the slices of a 2D model) always on
+    one side, so the CV error is that of new patients, not of a patient's neighbouring slice;
+    plain (stratified) K-fold when rows are patients (`groups` None)."""
+    from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
+
+    if groups is None:
+        return StratifiedKFold(k, shuffle=True, random_state=seed) if stratified \
+            else KFold(k, shuffle=True, random_state=seed)
+    y = np.asarray(y).astype(int)
+    return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(
+        np.zeros((len(y), 1)), y, np.asarray(groups)))
+
+
 def lasso(X, y, *, cv: int = 5, seed: int = 0, max_iter: int = 10000,
           kind: str = "lasso_cv", eps: float | None = None,
-          n_alphas: int = 100) -> tuple[list[str], dict[str, float]]:
+          n_alphas: int = 100, groups=None) -> tuple[list[str], dict[str, float]]:
     """Non-zero coefficients of LassoCV (squared error on the 0/1 label, lambda at the CV
     minimum over `n_alphas` values from lambda_max down to eps × lambda_max, eps by default
-    glmnet's rule) or of an L1 logistic regression with CV; X must already be z-scored."""
+    glmnet's rule) or of an L1 logistic regression with CV; X must already be z-scored.
+    `groups` (the patient of each row) keeps a patient's rows in one inner fold."""
     from sklearn.linear_model import LassoCV, LogisticRegressionCV
-    from sklearn.model_selection import KFold, StratifiedKFold
 
     Xv, y = X.to_numpy(), np.asarray(y)
     if kind == "lasso_cv":
         eps = lasso_eps(*Xv.shape) if eps is None else float(eps)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model = LassoCV(cv=KFold(cv, shuffle=True, random_state=seed), random_state=seed,
-                            max_iter=max_iter, eps=eps, alphas=n_alphas).fit(Xv, y)
+            model = LassoCV(cv=inner_folds(y, groups, cv, seed, stratified=False),
+                            random_state=seed, max_iter=max_iter, eps=eps,
+                            alphas=n_alphas).fit(Xv, y)
         n_warn = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
         for w in caught:  # only the convergence noise is collapsed; anything else stands
             if not issubclass(w.category, ConvergenceWarning):
@@ -159,7 +174,7 @@ def lasso(X, y, *, cv: int = 5, seed: int = 0, max_iter: int = 10000,
         coef = model.coef_
     elif kind == "l1_logistic":
         model = LogisticRegressionCV(penalty="l1", solver="saga", max_iter=max_iter,
-                                     cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
+                                     cv=inner_folds(y, groups, cv, seed),
                                      random_state=seed).fit(Xv, y)
         coef = model.coef_[0]
     else:
@@ -185,8 +200,9 @@ def zscore_fit(X: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
 
 def run_funnel(X: pd.DataFrame, y, steps: list[dict], *, seed: int = 0,
-               icc: pd.Series | None = None) -> dict:
-    """Apply the configured steps in order (training data only).
+               icc: pd.Series | None = None, groups=None) -> dict:
+    """Apply the configured steps in order (training data only). `groups`: the patient of each
+    row when rows are slices (the LASSO's inner CV keeps a patient's slices together).
 
     Returns {"selected": names, "counts": [(step, n_left)], "lasso_coef": {...}}. Constant
     features and features with non-finite training values are dropped first (logged); an
@@ -219,7 +235,7 @@ def run_funnel(X: pd.DataFrame, y, steps: list[dict], *, seed: int = 0,
         elif name == "mrmr":
             cols = mrmr(_z(sub), y, **opts)
         elif name == "lasso":
-            cols, lasso_coef = lasso(_z(sub), y, seed=seed, **opts)
+            cols, lasso_coef = lasso(_z(sub), y, seed=seed, groups=groups, **opts)
         elif name == "anova":
             cols = anova_topk(sub, y, **opts)
         else:
