@@ -70,3 +70,9 @@ def test_permutation_shuffles_patients_not_slices():
     one = np.arange(20) % 2
     names = [f"q{i}" for i in range(20)]
     np.testing.assert_array_equal(patient_permuted(names, one, 4), permuted(one, 4))
+
+
+def test_inner_folds_with_fewer_patients_than_folds():
+    _, y, pids = _noise_slices(n_patients=4)
+    splits = inner_folds(y, pids, 5, seed=0)
+    assert len(splits) == 4 and all(len(set(pids[t])) == 1 for _, t in splits)

@@ -142,6 +142,7 @@ def inner_folds(y, groups, k: int, seed: int, stratified: bool = True):
         return StratifiedKFold(k, shuffle=True, random_state=seed) if stratified \
             else KFold(k, shuffle=True, random_state=seed)
     y = np.asarray(y).astype(int)
+    k = max(2, min(k, len(set(np.asarray(groups).tolist()))))  # tiny folds: fewer patients
     return list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(
         np.zeros((len(y), 1)), y, np.asarray(groups)))
 
