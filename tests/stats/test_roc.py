@@ -124,11 +124,31 @@ def test_unpaired_delong_by_hand():
     rng = np.random.default_rng(5)
     ya, yb = rng.random(70) < 0.4, rng.random(50) < 0.5
     a, b = rng.normal(size=70) + ya, rng.normal(size=50) + 0.3 * yb
-    r = roc.delong_unpaired(a, ya, b, yb)
-    from scipy.stats import norm
-    z = (roc.auc(a, ya) - roc.auc(b, yb)) / np.sqrt(roc.delong_var(a, ya) + roc.delong_var(b, yb))
+    r = roc.delong_unpaired(a, ya, b, yb, form="normal")
+    from scipy.stats import norm, t
+    va, vb = roc.delong_var(a, ya), roc.delong_var(b, yb)
+    z = (roc.auc(a, ya) - roc.auc(b, yb)) / np.sqrt(va + vb)
     assert r["statistic"] == pytest.approx(z, rel=1e-12)
     assert r["p_value"] == pytest.approx(2 * norm.sf(abs(z)), rel=1e-12)
+    # pROC's form (the default): Student t, Welch-Satterthwaite df over the sample sizes
+    w = roc.delong_unpaired(a, ya, b, yb)
+    df = (va + vb) ** 2 / (va ** 2 / 69 + vb ** 2 / 49)
+    assert w["form"] == "t" and w["df"] == pytest.approx(df, rel=1e-12)
+    assert w["p_value"] == pytest.approx(2 * t.sf(abs(z), df), rel=1e-12)
+    assert w["p_value"] > r["p_value"]
+    g = roc.delong_unpaired(a, ya, b, yb, "greater")["p_value"]
+    assert g + roc.delong_unpaired(a, ya, b, yb, "less")["p_value"] == pytest.approx(1.0)
+
+
+def test_unpaired_delong_proc(asah):
+    """pROC roc.test(roc(outcome, wfns), roc(outcome, s100b), paired = FALSE) on aSAH:
+    D = 1.4349, df = 206.7, p = 0.1528 (the normal form would give 0.1513)."""
+    d, y = asah
+    r = roc.delong_unpaired(d["wfns"], y, d["s100b"], y)
+    assert r["statistic"] == pytest.approx(1.4349, abs=5e-5)
+    assert r["p_value"] == pytest.approx(0.1528, abs=5e-5)
+    assert roc.delong_unpaired(d["wfns"], y, d["s100b"], y, form="normal")["p_value"] == \
+        pytest.approx(0.1513, abs=5e-5)
 
 
 def test_binomial_ci_medcalc():

@@ -19,7 +19,7 @@ METRIC_LABEL = {
     "ppv": "PPV",
     "npv": "NPV",
     "accuracy_p_nir": "P (accuracy > NIR)",
-    "auc_p_train_test": "P (AUC train vs test)",
+    "auc_p_train_test": "P (AUC train vs test; unpaired DeLong, pROC's Welch t)",
     "auc_p_paired": "P (paired DeLong)",
     "logrank_p": "P (log-rank)",
     "hl_p": "P (Hosmer-Lemeshow)",

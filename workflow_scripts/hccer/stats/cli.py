@@ -141,7 +141,7 @@ def cmd_delong(args) -> int:
                         (b, f"model {args.model_b}, cohort {cb}")):
             L.check_binary_outcome(g, what, args.ledger)
         test = roc.delong_unpaired(a["score"], a["label"], b["score"], b["label"],
-                                   args.alternative)
+                                   args.alternative, args.unpaired_form)
     test.update(model_a=args.model_a, model_b=args.model_b, cohort_a=ca, cohort_b=cb)
     print(f"DeLong {'paired' if paired else 'unpaired'}: {args.model_a} ({ca}) AUC "
           f"{test['auc_a']:.3f} vs {args.model_b} ({cb}) AUC {test['auc_b']:.3f}: "
@@ -455,6 +455,9 @@ def _add_delong(sub) -> None:
     g.add_argument("--unpaired", dest="paired", action="store_false")
     d.add_argument("--alternative", choices=("two-sided", "greater", "less"),
                    default="two-sided")
+    d.add_argument("--unpaired-form", choices=("t", "normal"), default="t",
+                   help="unpaired test: pROC's Student t with Welch-Satterthwaite df (t), or "
+                        "the standard normal (normal)")
     d.add_argument("--table", help="write the pairwise matrix as STEM.csv/.md/.tex")
     d.set_defaults(func=cmd_delong)
 

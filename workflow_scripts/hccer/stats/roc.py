@@ -216,18 +216,44 @@ def delong_paired(score_a, score_b, label, alternative: str = "two-sided",
             "covariance": float(cov[0, 1]), "level": level}
 
 
-def delong_unpaired(score_a, label_a, score_b, label_b,
-                    alternative: str = "two-sided") -> dict:
-    """Unpaired DeLong test (independent samples, pROC `paired = FALSE`):
-    z = (AUC_a - AUC_b) / sqrt(Var_a + Var_b)."""
+UNPAIRED_FORMS = ("t", "normal")
+
+
+def delong_unpaired(score_a, label_a, score_b, label_b, alternative: str = "two-sided",
+                    form: str = "t") -> dict:
+    """Unpaired DeLong test of two AUCs on independent samples.
+
+    The statistic is D = (AUC_a - AUC_b) / sqrt(Var_a + Var_b) with DeLong's variances.
+    `form="t"` is pROC's roc.test(paired = FALSE): D against a Student t with the
+    Welch-Satterthwaite degrees of freedom (Var_a + Var_b)^2 / (Var_a^2 / (N_a - 1) +
+    Var_b^2 / (N_b - 1)), N the sample sizes; `form="normal"` refers D to the standard normal
+    (the large-sample form; MedCalc's comparison of independent ROC curves)."""
+    from scipy.stats import t as student_t
+
+    if form not in UNPAIRED_FORMS:
+        raise ValueError(f"form must be one of {', '.join(UNPAIRED_FORMS)}, not {form!r}")
     a, va = delong_cov(score_a, label_a)
     b, vb = delong_cov(score_b, label_b)
     diff = float(a[0] - b[0])
-    var = float(va[0, 0] + vb[0, 0])
+    var_a, var_b = float(va[0, 0]), float(vb[0, 0])
+    var = var_a + var_b
     z = diff / math.sqrt(var) if var > 0 else (0.0 if diff == 0 else math.copysign(math.inf, diff))
-    return {"auc_a": float(a[0]), "auc_b": float(b[0]), "statistic": z,
-            "p_value": _p_value(z, alternative), "paired": False, "alternative": alternative,
-            "diff": diff, "var_a": float(va[0, 0]), "var_b": float(vb[0, 0])}
+    n_a, n_b = len(np.asarray(label_a)), len(np.asarray(label_b))
+    den = var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1)
+    df = var ** 2 / den if den > 0 else math.inf
+    if form == "normal":
+        p = _p_value(z, alternative)
+    elif alternative == "two-sided":
+        p = float(2.0 * student_t.sf(abs(z), df))
+    elif alternative == "greater":
+        p = float(student_t.sf(z, df))
+    elif alternative == "less":
+        p = float(student_t.cdf(z, df))
+    else:
+        raise ValueError(f"alternative must be two-sided, greater or less, not {alternative!r}")
+    return {"auc_a": float(a[0]), "auc_b": float(b[0]), "statistic": z, "p_value": p,
+            "paired": False, "alternative": alternative, "form": form, "df": df,
+            "diff": diff, "var_a": var_a, "var_b": var_b}
 
 
 def holm(p_values) -> np.ndarray:

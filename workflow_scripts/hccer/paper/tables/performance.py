@@ -244,6 +244,7 @@ def holdout_metrics(item: dict, inp: Inputs) -> Table:
     if "auc_p_cohorts" in metrics:
         notes.append(
             f"P (AUC between cohorts): unpaired two-sided DeLong test of the "
-            f"{' vs '.join(COHORT_NAMES[c].lower() for c in cohorts[:2])} AUC"
+            f"{' vs '.join(COHORT_NAMES[c].lower() for c in cohorts[:2])} AUC (pROC's form: "
+            "Student t with Welch-Satterthwaite df)"
         )
     return Table(pd.DataFrame(rows), values, notes + inp.notes)
