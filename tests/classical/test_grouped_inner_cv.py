@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from hccer.classical.fit import patient_permuted
 from hccer.classical.models import fit_classifier
+from hccer.errors import ConfigError
 from hccer.permutation import permuted
 from hccer.radiomics.select import inner_folds, lasso
 
@@ -52,7 +53,7 @@ def test_svm_calibration_and_grid_search_grouped():
     svm = fit_classifier("svm", X.to_numpy(), y, seed=0, groups=pids)
     for train, test in svm.cv:
         assert not set(pids[train]) & set(pids[test])
-    with pytest.raises(ValueError, match="not supported"):
+    with pytest.raises(ConfigError, match="not supported"):
         fit_classifier("svm", X.to_numpy(), y, seed=0, tune=True, groups=pids)
     lr = fit_classifier("lr", X.to_numpy(), y, seed=0, tune=True, groups=pids)
     assert hasattr(lr, "coef_")

@@ -11,6 +11,7 @@ from hccer.cli import main
 from hccer.errors import InputError
 from hccer.preprocess import metrics
 from hccer.preprocess.register import (
+    QUICK_RIGID,
     qc_metrics,
     register_images,
     registration_region,
@@ -238,14 +239,16 @@ import ants
 d, kind, init = sys.argv[1], sys.argv[2], sys.argv[3]
 shrink, smooth, iters, rate = json.loads(sys.argv[4])
 fixed, moving = (sitk.ReadImage(f"{d}/{n}.mha") for n in ("f", "m"))
-mine = sitk.ReadTransform(run_ants(fixed, moving, d, kind, shrink, smooth, iters, rate, 5, init))
+mine = sitk.ReadTransform(run_ants(fixed, moving, d, "Rigid" if kind == "QuickRigid" else kind,
+                                   shrink, smooth, iters, rate, 5, init))
 def as_ants(img):
     arr = sitk.GetArrayFromImage(img).transpose(2, 1, 0)
     return ants.from_numpy(arr, origin=img.GetOrigin(), spacing=img.GetSpacing(),
                            direction=np.reshape(img.GetDirection(), (3, 3)))
-ref = ants.registration(as_ants(fixed), as_ants(moving), type_of_transform=kind,
-                        aff_shrink_factors=tuple(shrink), aff_smoothing_sigmas=tuple(smooth),
-                        aff_iterations=tuple(iters), aff_random_sampling_rate=rate,
+own = {} if kind == "QuickRigid" else dict(  # QuickRigid: antspyx's own preset and defaults
+    aff_shrink_factors=tuple(shrink), aff_smoothing_sigmas=tuple(smooth),
+    aff_iterations=tuple(iters), aff_random_sampling_rate=rate)
+ref = ants.registration(as_ants(fixed), as_ants(moving), type_of_transform=kind, **own,
                         random_seed=5, outprefix=d + "/ref_",
                         initial_transform=["Identity"] if init == "identity" else None)
 theirs = sitk.ReadTransform(ref["fwdtransforms"][0])
@@ -257,6 +260,7 @@ print(json.dumps([list(t.GetParameters()) + list(t.GetFixedParameters())
 @pytest.mark.parametrize(("kind", "schedule", "init"), [
     ("Rigid", [[4, 2, 1], [1.5, 1.0, 0.5], [100, 50, 25], 0.1], "identity"),
     ("Affine", [[4, 2], [2, 1], [30, 10], 0.2], "com"),
+    ("QuickRigid", list(QUICK_RIGID), "identity"),
 ])
 def test_direct_ants_call_equals_antspyx(pair, tmp_path, kind, schedule, init):
     """The antsRegistration call made without importing antspyx's Python layer gives the

@@ -76,9 +76,11 @@ def fit_classifier(name: str, X: np.ndarray, y: np.ndarray, seed: int, settings:
     model = make_classifier(name, seed, **settings)
     if name == "svm" and groups is not None:
         if tune:
-            raise ValueError("tune: true with the SVM on slice rows is not supported (its "
-                             "internal calibration could not be grouped by patient inside "
-                             "the grid search); set tune: false or use patient rows")
+            from hccer.errors import ConfigError
+
+            raise ConfigError("classical: tune: true with the SVM on slice rows is not "
+                              "supported (its internal calibration could not be grouped by "
+                              "patient inside the grid search); set tune: false")
         model.set_params(cv=folds_of(y, groups, 5, seed))
     if tune and name in GRIDS:
         from sklearn.model_selection import GridSearchCV

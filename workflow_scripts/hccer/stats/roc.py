@@ -186,15 +186,17 @@ def auc_with_ci(scores, label, method: str = "delong", level: float = 0.95,
     return AucResult(a0, lo, hi, method, int(y.sum()), int((~y).sum()), var, level)
 
 
-def _p_value(z: float, alternative: str) -> float:
-    from scipy.stats import norm
+def _p_value(z: float, alternative: str, df: float | None = None) -> float:
+    """P of the statistic against the standard normal, or a Student t with `df`."""
+    from scipy.stats import norm, t
 
+    dist = norm if df is None else t(df)
     if alternative == "two-sided":
-        return float(2.0 * norm.sf(abs(z)))
+        return float(2.0 * dist.sf(abs(z)))
     if alternative == "greater":
-        return float(norm.sf(z))
+        return float(dist.sf(z))
     if alternative == "less":
-        return float(norm.cdf(z))
+        return float(dist.cdf(z))
     raise ValueError(f"alternative must be two-sided, greater or less, not {alternative!r}")
 
 
@@ -228,8 +230,6 @@ def delong_unpaired(score_a, label_a, score_b, label_b, alternative: str = "two-
     Welch-Satterthwaite degrees of freedom (Var_a + Var_b)^2 / (Var_a^2 / (N_a - 1) +
     Var_b^2 / (N_b - 1)), N the sample sizes; `form="normal"` refers D to the standard normal
     (the large-sample form; MedCalc's comparison of independent ROC curves)."""
-    from scipy.stats import t as student_t
-
     if form not in UNPAIRED_FORMS:
         raise ValueError(f"form must be one of {', '.join(UNPAIRED_FORMS)}, not {form!r}")
     a, va = delong_cov(score_a, label_a)
@@ -241,16 +241,7 @@ def delong_unpaired(score_a, label_a, score_b, label_b, alternative: str = "two-
     n_a, n_b = len(np.asarray(label_a)), len(np.asarray(label_b))
     den = var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1)
     df = var ** 2 / den if den > 0 else math.inf
-    if form == "normal":
-        p = _p_value(z, alternative)
-    elif alternative == "two-sided":
-        p = float(2.0 * student_t.sf(abs(z), df))
-    elif alternative == "greater":
-        p = float(student_t.sf(z, df))
-    elif alternative == "less":
-        p = float(student_t.cdf(z, df))
-    else:
-        raise ValueError(f"alternative must be two-sided, greater or less, not {alternative!r}")
+    p = _p_value(z, alternative, None if form == "normal" else df)
     return {"auc_a": float(a[0]), "auc_b": float(b[0]), "statistic": z, "p_value": p,
             "paired": False, "alternative": alternative, "form": form, "df": df,
             "diff": diff, "var_a": var_a, "var_b": var_b}
